@@ -1,0 +1,1 @@
+"""Discord client, slash-command cogs, delivery and rendering (the Discord bot issue)."""

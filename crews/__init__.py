@@ -1,0 +1,1 @@
+"""CrewAI agents, tasks and the crew builder (the analysis crew issue)."""

@@ -1,0 +1,1 @@
+"""Vector (Qdrant) and graph long-term memory (the analysis crew issue)."""

@@ -1,0 +1,1 @@
+"""Logging setup, metrics, health checks and the doctor (the observability issue)."""

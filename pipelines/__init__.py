@@ -1,0 +1,1 @@
+"""The /autointel flow: stage functions, hand-off models, runner, run store."""

@@ -1,0 +1,135 @@
+"""Pipeline exception hierarchy and the one place that turns errors into user-facing text.
+
+    PipelineError                      code         meaning
+    ├── SourceError
+    │   ├── MalformedURLError          malformed_url    not a parseable http(s) URL
+    │   ├── UnsupportedSchemeError     unsupported_scheme  scheme other than http/https
+    │   ├── CredentialsInURLError      credentials_in_url  user:password@ in the URL
+    │   ├── SourceNotFoundError        file_not_found   local path does not exist
+    │   └── EmptySourceError           empty_file       zero-byte file or response
+    ├── AcquisitionError
+    │   ├── BlockedAddressError        blocked_address  resolves/redirects to a non-public address
+    │   ├── UnsupportedSiteError       unsupported_site no extractor found media at the URL
+    │   ├── UnreachableHostError       unreachable_host DNS failure, refused, timed out
+    │   ├── HTTPStatusError            http_error       the server answered 4xx/5xx
+    │   ├── NotMediaError              not_media        no decodable audio stream
+    │   ├── TooLongError               too_long         longer than MAX_MEDIA_DURATION_SECONDS
+    │   ├── TooLargeError              too_large        bigger than MAX_MEDIA_FILESIZE_MB
+    │   └── MediaUnavailableError      media_unavailable  the site refuses the media (private, removed, …)
+    ├── TranscriptionError             transcription_failed
+    │   └── NoSpeechError              no_speech        the audio holds no recognisable speech
+    └── RunError
+        ├── RunNotFoundError           run_not_found
+        ├── StoreUnavailableError      store_unavailable  the database cannot be opened
+        └── InternalStageError         internal_error   unexpected failure inside a stage
+
+Every error carries a stable `code` (stored in the run record) and a short message fit
+for a Discord user or a CLI line; `describe()` is the single mapping used by all clients.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base of all pipeline errors; `code` is stable and stored with the failed stage."""
+
+    code = "pipeline_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SourceError(PipelineError):
+    """The source given by the user is not acceptable before anything is fetched."""
+
+
+class MalformedURLError(SourceError):
+    code = "malformed_url"
+
+
+class UnsupportedSchemeError(SourceError):
+    code = "unsupported_scheme"
+
+
+class CredentialsInURLError(SourceError):
+    code = "credentials_in_url"
+
+
+class SourceNotFoundError(SourceError):
+    code = "file_not_found"
+
+
+class EmptySourceError(SourceError):
+    code = "empty_file"
+
+
+class AcquisitionError(PipelineError):
+    """Fetching or checking the media failed."""
+
+
+class BlockedAddressError(AcquisitionError):
+    code = "blocked_address"
+
+
+class UnsupportedSiteError(AcquisitionError):
+    code = "unsupported_site"
+
+
+class UnreachableHostError(AcquisitionError):
+    code = "unreachable_host"
+
+
+class HTTPStatusError(AcquisitionError):
+    code = "http_error"
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotMediaError(AcquisitionError):
+    code = "not_media"
+
+
+class TooLongError(AcquisitionError):
+    code = "too_long"
+
+
+class TooLargeError(AcquisitionError):
+    code = "too_large"
+
+
+class MediaUnavailableError(AcquisitionError):
+    code = "media_unavailable"
+
+
+class TranscriptionError(PipelineError):
+    code = "transcription_failed"
+
+
+class NoSpeechError(TranscriptionError):
+    code = "no_speech"
+
+
+class RunError(PipelineError):
+    """Problems with the run itself rather than its input."""
+
+
+class RunNotFoundError(RunError):
+    code = "run_not_found"
+
+
+class StoreUnavailableError(RunError):
+    code = "store_unavailable"
+
+
+class InternalStageError(RunError):
+    code = "internal_error"
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the user: the pipeline's own message, or a generic one for anything else."""
+    if isinstance(exc, PipelineError):
+        return exc.message
+    return "internal error: the run failed unexpectedly; see the logs for details"

@@ -1,0 +1,168 @@
+"""The runner: loops over a run's stages, persisting each output before the next starts.
+
+For every stage it (1) skips it when this run already stored a valid result (resume),
+(2) reuses a stored result from an earlier run of the same source unless the run is
+`fresh`, or (3) runs it, timing it and recording success or the failure's code and message.
+Progress events go to an optional callback (the CLI's display, the bot's status message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from pipelines.errors import InternalStageError, PipelineError
+from pipelines.flow import FLOWS, PIPELINE_VERSION, Flows
+from pipelines.models import Depth, RunRequest, Source
+from pipelines.stage import Resources, Stage, StageDeps
+from pipelines.store import RunRecord, RunStore, StageRecord
+
+log = logging.getLogger(__name__)
+
+EventStatus = Literal["started", "succeeded", "reused", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """A stage changed state."""
+
+    run_id: str
+    stage: str
+    status: EventStatus
+    position: int
+    total: int
+    seconds: float = 0.0
+    message: str | None = None
+
+
+ProgressCallback = Callable[[ProgressEvent], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its record, stage records and the typed output of every stage."""
+
+    run: RunRecord
+    stages: list[StageRecord]
+    outputs: dict[str, BaseModel]
+
+
+async def submit(
+    store: RunStore,
+    source: Source,
+    depth: Depth,
+    *,
+    fresh: bool = False,
+    requester: str | None = None,
+) -> RunRecord:
+    """Record a new run for a normalised source; it starts when `execute` is called for it."""
+    return await store.create_run(source, depth, PIPELINE_VERSION, fresh=fresh, requester=requester)
+
+
+def _load(stage: Stage[Any, Any], record: StageRecord | None) -> BaseModel | None:
+    """A stored output of `stage` that is still usable, or None."""
+    if record is None or record.status != "succeeded" or record.output_json is None:
+        return None
+    try:
+        output: BaseModel = stage.output.model_validate_json(record.output_json)
+    except ValidationError:
+        log.warning("stored output of stage %s in run %s no longer parses", stage.name, record.run_id)
+        return None
+    return output if stage.still_valid(output) else None
+
+
+async def _notify(callback: ProgressCallback | None, event: ProgressEvent) -> None:
+    if callback is None:
+        return
+    result = callback(event)
+    if inspect.isawaitable(result):
+        await result
+
+
+async def execute(
+    store: RunStore,
+    resources: Resources,
+    run_id: str,
+    *,
+    on_progress: ProgressCallback | None = None,
+    flows: Flows = FLOWS,
+) -> RunResult:
+    """Run (or resume) a run to the end; raise the failing stage's `PipelineError` on failure."""
+    run = await store.get_run(run_id)
+    stages = flows[run.depth]
+    stored = {record.stage: record for record in await store.stages(run.id)}
+    outputs: dict[str, BaseModel] = {"request": RunRequest(source=run.source, depth=run.depth)}
+    workdir = resources.settings.pipeline.data_dir / "runs" / run.id
+    deps = StageDeps(resources=resources, run_id=run.id, workdir=workdir)
+    await store.set_run_status(run.id, "running")
+    for position, stage in enumerate(stages):
+        event = {"run_id": run.id, "stage": stage.name, "position": position, "total": len(stages)}
+        done = _load(stage, stored.get(stage.name))
+        if done is not None:
+            outputs[stage.name] = done
+            await _notify(on_progress, ProgressEvent(**event, status="skipped"))
+            continue
+        if not run.fresh:
+            earlier = await store.find_reusable(
+                run.source.key,
+                run.pipeline_version,
+                stage.name,
+                depth=run.depth if stage.depth_sensitive else None,
+                exclude_run=run.id,
+            )
+            reused = _load(stage, earlier)
+            if earlier is not None and reused is not None:
+                origin = earlier.reused_from or earlier.run_id
+                await store.stage_succeeded(
+                    run.id, stage.name, position, earlier.output_json or "", 0.0, reused_from=origin
+                )
+                outputs[stage.name] = reused
+                await _notify(on_progress, ProgressEvent(**event, status="reused", message=origin))
+                continue
+        outputs[stage.name] = await _run_stage(store, deps, stage, position, outputs, on_progress, event)
+    await store.set_run_status(run.id, "succeeded")
+    return RunResult(run=await store.get_run(run.id), stages=await store.stages(run.id), outputs=outputs)
+
+
+async def _run_stage(
+    store: RunStore,
+    deps: StageDeps,
+    stage: Stage[Any, Any],
+    position: int,
+    outputs: dict[str, BaseModel],
+    on_progress: ProgressCallback | None,
+    event: dict[str, Any],
+) -> BaseModel:
+    """Run one stage, persisting its output or its failure."""
+    inputs = stage.inputs.model_validate({name: outputs[name] for name in stage.inputs.model_fields})
+    await store.stage_started(deps.run_id, stage.name, position)
+    await _notify(on_progress, ProgressEvent(**event, status="started"))
+    started = time.perf_counter()
+    try:
+        output: BaseModel = await stage.run(deps, inputs)
+    except (Exception, asyncio.CancelledError) as exc:
+        elapsed = time.perf_counter() - started
+        if isinstance(exc, asyncio.CancelledError):
+            code, message, status = "cancelled", "the run was cancelled", "cancelled"
+        elif isinstance(exc, PipelineError):
+            code, message, status = exc.code, exc.message, "failed"
+        else:
+            log.exception("stage %s of run %s crashed", stage.name, deps.run_id)
+            code, message, status = "internal_error", f"{type(exc).__name__}: {exc}", "failed"
+        await store.stage_failed(deps.run_id, stage.name, code, message, elapsed)
+        await store.set_run_status(deps.run_id, status, error_code=code, error_message=message)
+        await _notify(on_progress, ProgressEvent(**event, status="failed", seconds=elapsed, message=message))
+        if isinstance(exc, PipelineError | asyncio.CancelledError):
+            raise
+        raise InternalStageError(f"internal error in stage {stage.name}: {type(exc).__name__}") from exc
+    elapsed = time.perf_counter() - started
+    await store.stage_succeeded(deps.run_id, stage.name, position, output.model_dump_json(), elapsed)
+    await _notify(on_progress, ProgressEvent(**event, status="succeeded", seconds=elapsed))
+    return output

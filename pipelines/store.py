@@ -1,0 +1,319 @@
+"""The run store: runs and per-stage results in SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+Open it with `RunStore.open(url)`, which applies the Alembic migrations, and close it
+(or use `async with`). Every write is its own short transaction, so a stage's output is
+durable before the next stage starts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, select, update
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from pipelines.errors import RunNotFoundError, StoreUnavailableError
+from pipelines.models import Depth, Source
+from pipelines.tables import RunRow, StageRow, utcnow
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as stored."""
+
+    id: str
+    source: Source
+    depth: Depth
+    pipeline_version: str
+    fresh: bool
+    requester: str | None
+    status: str
+    error_code: str | None
+    error_message: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """One stage's stored result."""
+
+    run_id: str
+    stage: str
+    position: int
+    status: str
+    output_json: str | None
+    error_code: str | None
+    error_message: str | None
+    reused_from: str | None
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+
+
+def _run_record(row: RunRow) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        source=Source.model_validate_json(row.source_json),
+        depth=Depth(row.depth),
+        pipeline_version=row.pipeline_version,
+        fresh=row.fresh,
+        requester=row.requester,
+        status=row.status,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _stage_record(row: StageRow) -> StageRecord:
+    return StageRecord(
+        run_id=row.run_id,
+        stage=row.stage,
+        position=row.position,
+        status=row.status,
+        output_json=row.output_json,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        reused_from=row.reused_from,
+        attempts=row.attempts,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        duration_seconds=row.duration_seconds,
+    )
+
+
+def _alembic_upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class RunStore:
+    """Async access to runs and stage results."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str, *, echo: bool = False, pool_size: int = 5) -> RunStore:
+        """Connect, create the SQLite directory if needed, and migrate to the latest schema."""
+        parsed = make_url(url)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs.update(pool_size=pool_size, pool_pre_ping=True)
+        engine = create_async_engine(url, **kwargs)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_alembic_upgrade)
+        except (OSError, SQLAlchemyError) as exc:
+            await engine.dispose()
+            where = parsed.render_as_string(hide_password=True)
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise StoreUnavailableError(f"cannot open the run store {where}: {reason}") from exc
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    async def close(self) -> None:
+        """Release all connections."""
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> RunStore:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # --- runs -------------------------------------------------------------------------
+
+    async def create_run(
+        self,
+        source: Source,
+        depth: Depth,
+        pipeline_version: str,
+        *,
+        fresh: bool = False,
+        requester: str | None = None,
+    ) -> RunRecord:
+        """Record a new queued run and return it."""
+        row = RunRow(
+            id=uuid.uuid4().hex,
+            source_key=source.key,
+            source_json=source.model_dump_json(),
+            depth=depth.value,
+            pipeline_version=pipeline_version,
+            fresh=fresh,
+            requester=requester,
+            status="queued",
+            created_at=utcnow(),
+        )
+        async with self._sessions.begin() as session:
+            session.add(row)
+        return _run_record(row)
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        """The run with this id (a unique prefix of at least 6 characters also works)."""
+        async with self._sessions() as session:
+            row = await session.get(RunRow, run_id)
+            if row is None and len(run_id) >= 6:
+                rows = (
+                    await session.scalars(select(RunRow).where(RunRow.id.startswith(run_id)).limit(2))
+                ).all()
+                row = rows[0] if len(rows) == 1 else None
+        if row is None:
+            raise RunNotFoundError(f"no run with id {run_id!r}")
+        return _run_record(row)
+
+    async def list_runs(self, limit: int = 20) -> list[RunRecord]:
+        """The most recent runs, newest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(select(RunRow).order_by(RunRow.created_at.desc()).limit(limit))
+            return [_run_record(row) for row in rows]
+
+    async def set_run_status(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        """Move a run to `running`, `succeeded` or `failed` (with the reason)."""
+        values: dict[str, Any] = {"status": status, "error_code": error_code, "error_message": error_message}
+        if status == "running":
+            values["started_at"] = utcnow()
+            values["finished_at"] = None
+        else:
+            values["finished_at"] = utcnow()
+        async with self._sessions.begin() as session:
+            await session.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
+
+    # --- stages -----------------------------------------------------------------------
+
+    async def stages(self, run_id: str) -> list[StageRecord]:
+        """All stored stage results of a run, in flow order."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(StageRow).where(StageRow.run_id == run_id).order_by(StageRow.position)
+            )
+            return [_stage_record(row) for row in rows]
+
+    async def stage_started(self, run_id: str, stage: str, position: int) -> None:
+        """Mark a stage as running (counting the attempt)."""
+        async with self._sessions.begin() as session:
+            row = await session.get(StageRow, (run_id, stage))
+            if row is None:
+                row = StageRow(run_id=run_id, stage=stage, position=position, attempts=0)
+                session.add(row)
+            row.status = "running"
+            row.attempts = (row.attempts or 0) + 1
+            row.started_at = utcnow()
+            row.finished_at = None
+            row.error_code = row.error_message = None
+
+    async def stage_succeeded(
+        self,
+        run_id: str,
+        stage: str,
+        position: int,
+        output_json: str,
+        duration_seconds: float,
+        *,
+        reused_from: str | None = None,
+    ) -> None:
+        """Persist a stage's output (in one transaction) and mark it succeeded."""
+        async with self._sessions.begin() as session:
+            row = await session.get(StageRow, (run_id, stage))
+            if row is None:
+                row = StageRow(run_id=run_id, stage=stage, position=position, attempts=0, started_at=utcnow())
+                session.add(row)
+            row.status = "succeeded"
+            row.output_json = output_json
+            row.reused_from = reused_from
+            row.error_code = row.error_message = None
+            row.finished_at = utcnow()
+            row.duration_seconds = duration_seconds
+
+    async def stage_failed(
+        self, run_id: str, stage: str, error_code: str, error_message: str, duration_seconds: float
+    ) -> None:
+        """Record why a stage failed."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(StageRow)
+                .where(StageRow.run_id == run_id, StageRow.stage == stage)
+                .values(
+                    status="failed",
+                    error_code=error_code,
+                    error_message=error_message,
+                    finished_at=utcnow(),
+                    duration_seconds=duration_seconds,
+                )
+            )
+
+    async def find_reusable(
+        self,
+        source_key: str,
+        pipeline_version: str,
+        stage: str,
+        *,
+        depth: Depth | None,
+        exclude_run: str,
+    ) -> StageRecord | None:
+        """The newest succeeded result of `stage` from another run of the same source.
+
+        `depth=None` matches any depth (for stages whose output does not depend on it).
+        Results that were themselves reused point at their origin, so chains stay short.
+        """
+        query = (
+            select(StageRow)
+            .join(RunRow, RunRow.id == StageRow.run_id)
+            .where(
+                RunRow.source_key == source_key,
+                RunRow.pipeline_version == pipeline_version,
+                RunRow.id != exclude_run,
+                StageRow.stage == stage,
+                StageRow.status == "succeeded",
+            )
+            .order_by(StageRow.finished_at.desc())
+            .limit(1)
+        )
+        if depth is not None:
+            query = query.where(RunRow.depth == depth.value)
+        async with self._sessions() as session:
+            row = (await session.scalars(query)).first()
+        return _stage_record(row) if row else None

@@ -1,0 +1,237 @@
+"""AutoIntel settings: the only module that reads the environment (and `.env`).
+
+Settings are grouped in sections (Discord, Database, Redis, Qdrant, LLM, Whisper,
+Pipeline/Limits, Flags, Observability). Each section is a pydantic-settings class whose
+fields map onto the fixed environment names of the settings contract; `load_settings()`
+validates every section and raises one `SettingsError` naming every bad variable.
+Secrets are `SecretStr`: they print as `**********` and never reach logs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_FILE = ".env"
+
+
+class _Section(BaseSettings):
+    """Base of every section: environment first, then `.env`; unknown variables ignored."""
+
+    model_config = SettingsConfigDict(
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+
+class DiscordSettings(_Section):
+    """Discord connection: token, guilds to sync commands to, API and gateway URLs."""
+
+    model_config = SettingsConfigDict(env_prefix="DISCORD_")
+
+    bot_token: SecretStr | None = None
+    guild_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    api_base_url: str = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg/"
+
+    @field_validator("guild_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        """Accept a comma-separated list of guild ids (empty = global commands)."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+class DatabaseSettings(_Section):
+    """Run store: unset URL = SQLite file in the data dir; `postgresql+asyncpg://...` for PostgreSQL."""
+
+    model_config = SettingsConfigDict(env_prefix="DATABASE_")
+
+    url: SecretStr | None = None
+    pool_size: int = Field(default=5, ge=1, le=100)
+    echo: bool = False
+
+    @field_validator("url", mode="after")
+    @classmethod
+    def _known_driver(cls, value: SecretStr | None) -> SecretStr | None:
+        """Only the two supported async drivers are accepted."""
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = value.get_secret_value().split("://", 1)[0]
+        if scheme not in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class RedisSettings(_Section):
+    """Redis for the job queue and cache; unset = in-process queue and cache."""
+
+    model_config = SettingsConfigDict(env_prefix="REDIS_")
+
+    url: SecretStr | None = None
+
+
+class QdrantSettings(_Section):
+    """Qdrant vector store; unset URL = Qdrant local mode in the data dir."""
+
+    model_config = SettingsConfigDict(env_prefix="QDRANT_")
+
+    url: str | None = None
+    api_key: SecretStr | None = None
+
+
+class LLMSettings(_Section):
+    """Language model and embedder endpoints (OpenAI-compatible); unset = embedded models."""
+
+    model_config = SettingsConfigDict(env_prefix="LLM_")
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None
+    embeddings_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("EMBEDDINGS_BASE_URL")
+    )
+    embeddings_model: str | None = Field(default=None, validation_alias=AliasChoices("EMBEDDINGS_MODEL"))
+
+
+class WhisperSettings(_Section):
+    """Transcription: model name or path (unset = bundled tiny.en), device and precision."""
+
+    model_config = SettingsConfigDict(env_prefix="WHISPER_")
+
+    model: str | None = None
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = "auto"
+    beam_size: int = Field(default=1, ge=1, le=10)
+    cpu_threads: int = Field(default=0, ge=0, le=256)
+    batch_size: int = Field(default=8, ge=1, le=64)
+    language: str | None = None
+
+
+class PipelineSettings(_Section):
+    """Where data lives and the limits every run obeys."""
+
+    model_config = SettingsConfigDict(env_prefix="")
+
+    data_dir: Path = Field(default=Path("data"), validation_alias=AliasChoices("AUTOINTEL_DATA_DIR"))
+    max_duration_seconds: int = Field(
+        default=3 * 3600, ge=1, validation_alias=AliasChoices("MAX_MEDIA_DURATION_SECONDS")
+    )
+    max_filesize_mb: float = Field(default=500, gt=0, validation_alias=AliasChoices("MAX_MEDIA_FILESIZE_MB"))
+    socket_timeout_seconds: float = Field(
+        default=20, gt=0, validation_alias=AliasChoices("FETCH_SOCKET_TIMEOUT_SECONDS")
+    )
+    allow_private_urls: bool = Field(default=False, validation_alias=AliasChoices("ALLOW_PRIVATE_URLS"))
+    prefer_subtitles: bool = Field(default=True, validation_alias=AliasChoices("PREFER_SUBTITLES"))
+    subtitle_language: str = Field(default="en", validation_alias=AliasChoices("SUBTITLE_LANGUAGE"))
+
+    @property
+    def max_filesize_bytes(self) -> int:
+        """The size limit in bytes."""
+        return int(self.max_filesize_mb * 1024 * 1024)
+
+
+class FlagSettings(_Section):
+    """Feature flags: each switches a sequential path for a concurrent one with the same result."""
+
+    model_config = SettingsConfigDict(env_prefix="ENABLE_")
+
+    parallel_analysis: bool = True
+    parallel_fact_checking: bool = True
+    parallel_memory_ops: bool = True
+
+
+class ObservabilitySettings(_Section):
+    """Logging and metrics."""
+
+    model_config = SettingsConfigDict(env_prefix="")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", validation_alias=AliasChoices("LOG_LEVEL")
+    )
+    log_json: bool = Field(default=False, validation_alias=AliasChoices("LOG_JSON"))
+    metrics_port: int = Field(default=9108, ge=0, le=65535, validation_alias=AliasChoices("METRICS_PORT"))
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        """Log levels are case-insensitive."""
+        return value.upper() if isinstance(value, str) else value
+
+
+_SECTIONS: dict[str, type[_Section]] = {
+    "discord": DiscordSettings,
+    "database": DatabaseSettings,
+    "redis": RedisSettings,
+    "qdrant": QdrantSettings,
+    "llm": LLMSettings,
+    "whisper": WhisperSettings,
+    "pipeline": PipelineSettings,
+    "flags": FlagSettings,
+    "observability": ObservabilitySettings,
+}
+
+
+class Settings:
+    """All sections together; built by `load_settings()`."""
+
+    def __init__(self, **sections: _Section) -> None:
+        self.discord: DiscordSettings = sections["discord"]  # type: ignore[assignment]
+        self.database: DatabaseSettings = sections["database"]  # type: ignore[assignment]
+        self.redis: RedisSettings = sections["redis"]  # type: ignore[assignment]
+        self.qdrant: QdrantSettings = sections["qdrant"]  # type: ignore[assignment]
+        self.llm: LLMSettings = sections["llm"]  # type: ignore[assignment]
+        self.whisper: WhisperSettings = sections["whisper"]  # type: ignore[assignment]
+        self.pipeline: PipelineSettings = sections["pipeline"]  # type: ignore[assignment]
+        self.flags: FlagSettings = sections["flags"]  # type: ignore[assignment]
+        self.observability: ObservabilitySettings = sections["observability"]  # type: ignore[assignment]
+
+    @property
+    def database_url(self) -> str:
+        """The effective SQLAlchemy URL: the configured one or SQLite in the data dir."""
+        if self.database.url is not None:
+            return self.database.url.get_secret_value()
+        return f"sqlite+aiosqlite:///{(self.pipeline.data_dir / 'autointel.db').resolve()}"
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in _SECTIONS) + ")"
+
+
+class SettingsError(Exception):
+    """Invalid configuration; the message names every bad environment variable."""
+
+
+def _env_name(section: type[_Section], field: str) -> str:
+    """The environment variable a field is read from."""
+    info = section.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0]).upper()
+    prefix = section.model_config.get("env_prefix", "")
+    return f"{prefix}{field}".upper()
+
+
+def load_settings(**overrides: dict[str, Any]) -> Settings:
+    """Read and validate every section; raise `SettingsError` listing all problems at once.
+
+    `overrides` maps a section name to field values (used by tests and the CLI).
+    """
+    built: dict[str, _Section] = {}
+    problems: list[str] = []
+    for name, section in _SECTIONS.items():
+        try:
+            built[name] = section(**overrides.get(name, {}))
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else "?"
+                problems.append(f"{_env_name(section, field)}: {err['msg']}")
+    if problems:
+        raise SettingsError("invalid settings: " + "; ".join(problems))
+    return Settings(**built)

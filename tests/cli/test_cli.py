@@ -1,0 +1,72 @@
+"""The `autointel` CLI end to end on the real pipeline (local files, SQLite store in tmp)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cli import main
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUTOINTEL_DATA_DIR", str(tmp_path / "data"))
+
+
+def test_analyze_prints_run_timings_and_transcript(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_json = tmp_path / "result.json"
+    assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "quick", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "[1/2] acquire" in out and "[2/2] transcribe" in out
+    assert "transcript: whisper, en, 11.0s" in out
+    assert "fellow Americans" in out
+    result = json.loads(out_json.read_text())
+    assert result["run"]["status"] == "succeeded"
+    assert [s["stage"] for s in result["stages"]] == ["acquire", "transcribe"]
+    assert result["outputs"]["transcribe"]["segments"][0]["start"] == 0.0
+    assert result["run"]["id"] in out
+
+
+def test_repeat_reuses_and_fresh_recomputes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "quick"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "quick"]) == 0
+    assert capsys.readouterr().out.count("reused") >= 2
+    assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "quick", "--fresh"]) == 0
+    assert "reused" not in capsys.readouterr().out
+
+
+def test_bad_source_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["analyze", str(tmp_path / "missing.mp3")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("autointel: file not found") and "\n" not in err
+
+
+def test_failed_stage_is_recorded_and_listed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    fake = tmp_path / "notes.mp3"
+    fake.write_text("these are not audio bytes\n" * 20)
+    assert main(["analyze", str(fake)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("autointel: ") and "\n" not in err
+    assert main(["runs"]) == 0
+    listing = capsys.readouterr().out
+    assert "failed: not_media" in listing
+    assert "✗acquire" in listing
+
+
+def test_runs_lists_stage_status(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["runs"]) == 0
+    assert "no runs yet" in capsys.readouterr().out
+    clip = tmp_path / "clip.flac"
+    shutil.copy(DATA / "jfk.flac", clip)
+    assert main(["analyze", str(clip), "--depth", "deep"]) == 0
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    listing = capsys.readouterr().out
+    assert "✓acquire ✓transcribe" in listing and "deep" in listing and "succeeded" in listing

@@ -1,0 +1,44 @@
+"""The run store on SQLite and PostgreSQL: migrations, lookup, listing, bad URLs."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.errors import RunNotFoundError, StoreUnavailableError
+from pipelines.models import Depth, Source
+from pipelines.store import RunStore
+
+SOURCE = Source(kind="file", location="/media/a.mp3", key="sha256:" + "ab" * 32)
+
+
+async def test_runs_are_listed_newest_first_and_found_by_prefix(store: RunStore) -> None:
+    first = await store.create_run(SOURCE, Depth.QUICK, "1")
+    second = await store.create_run(SOURCE, Depth.DEEP, "1", requester="discord:42")
+    listed = await store.list_runs()
+    assert [r.id for r in listed] == [second.id, first.id]
+    found = await store.get_run(second.id[:10])
+    assert (found.id, found.depth, found.requester, found.source) == (
+        second.id,
+        Depth.DEEP,
+        "discord:42",
+        SOURCE,
+    )
+
+
+async def test_unknown_run_is_a_clear_error(store: RunStore) -> None:
+    with pytest.raises(RunNotFoundError, match="no run with id 'nope'"):
+        await store.get_run("nope")
+
+
+async def test_reopening_an_existing_store_keeps_data(store_url: str) -> None:
+    async with await RunStore.open(store_url) as store:
+        run = await store.create_run(SOURCE, Depth.QUICK, "1")
+    async with await RunStore.open(store_url) as store:
+        assert (await store.get_run(run.id)).status == "queued"
+
+
+async def test_unreachable_database_names_the_store_without_password() -> None:
+    with pytest.raises(StoreUnavailableError) as caught:
+        await RunStore.open("postgresql+asyncpg://user:hunter2@127.0.0.1:1/autointel")
+    assert "cannot open the run store" in caught.value.message
+    assert "hunter2" not in caught.value.message
