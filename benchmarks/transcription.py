@@ -22,11 +22,10 @@ import threading
 import time
 from pathlib import Path
 
-from pipelines.sources import normalise_source
-
 from pipelines.evaluation import word_error_rate
 from pipelines.models import Depth, Transcript
 from pipelines.runner import execute, submit
+from pipelines.sources import normalise_source
 from pipelines.stage import Resources
 from pipelines.store import RunStore
 from pipelines.transcribe import load_whisper
@@ -36,8 +35,11 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 def _serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            """Keep the benchmark's output pure JSON."""
+
+    handler = functools.partial(Quiet, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -7,13 +7,13 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.sources import normalise_source
 from rich.console import Console
 
 from cli.progress import ProgressDisplay
 from pipelines.errors import PipelineError, describe
 from pipelines.models import Depth, Transcript
 from pipelines.runner import RunResult, execute, submit
+from pipelines.sources import normalise_source
 from pipelines.stage import Resources
 from pipelines.store import RunStore
 from settings import Settings

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import yt_dlp
 from pydantic import BaseModel
 from yt_dlp.networking.exceptions import HTTPError, TransportError
-from yt_dlp.utils import DownloadError, ExtractorError, UnsupportedError, YoutubeDLError
+from yt_dlp.utils import ExtractorError, UnsupportedError, YoutubeDLError
 
 from pipelines.errors import (
     BlockedAddressError,
@@ -45,6 +45,10 @@ from settings import PipelineSettings
 log = logging.getLogger(__name__)
 
 MEDIA_STEM = "media"
+# Protocols yt-dlp downloads in Python (inside the connect guard), not with external tools.
+_SAFE_PROTOCOLS = frozenset(
+    {"http", "https", "m3u8", "m3u8_native", "http_dash_segments", "http_dash_segments_generator"}
+)
 
 
 class AcquireInputs(BaseModel):
@@ -80,7 +84,8 @@ class _YtdlpLogger:
         self._log.warning(message)
 
     def error(self, message: str) -> None:
-        self._log.error(message)
+        # The failure is raised (mapped) to the caller, which reports it; this is context only.
+        self._log.warning(message)
 
 
 @dataclass
@@ -193,7 +198,10 @@ def _base_options(workdir: Path, limits: PipelineSettings, logger: _YtdlpLogger)
         "concurrent_fragment_downloads": 1,
         "retries": 2,
         "fragment_retries": 2,
-        "ignoreconfig": True,
+        "ignoreconfig": True,  # a CLI option; the Python API reads no config files anyway
+        "enable_file_urls": False,
+        # Only Python-side downloaders: external tools (ffmpeg, aria2c) would bypass `guarded()`.
+        "external_downloader": {"default": "native"},
         "cookiefile": None,
         "usenetrc": False,
         "cachedir": False,
@@ -217,7 +225,6 @@ def _fetch(url: str, workdir: Path, limits: PipelineSettings, logger: _YtdlpLogg
 def _extract_and_download(
     url: str, workdir: Path, limits: PipelineSettings, logger: _YtdlpLogger
 ) -> _Fetched:
-    """The body of `_fetch`."""
     options = _base_options(workdir, limits, logger)
     with yt_dlp.YoutubeDL(options) as ydl:
         info = ydl.extract_info(url, download=False)
@@ -227,6 +234,11 @@ def _extract_and_download(
     duration = info.get("duration")
     if isinstance(duration, int | float) and duration > 0:
         check_duration(float(duration), limits.max_duration_seconds)
+    protocols = set(str(info.get("protocol") or "https").split("+"))
+    if not protocols <= _SAFE_PROTOCOLS:
+        raise UnsupportedSiteError(
+            f"this site streams over {'+'.join(sorted(protocols))}, which is not supported"
+        )
     known_size = _known_size(info)
     if known_size is not None and known_size > limits.max_filesize_bytes:
         raise TooLargeError(_too_large_message(limits.max_filesize_bytes, known_size))
@@ -260,8 +272,12 @@ def _fetch_subtitles(info: dict[str, Any], language: str, options: dict[str, Any
         "subtitleslangs": [language],
         "subtitlesformat": "vtt",
     }
-    with yt_dlp.YoutubeDL(sub_options) as ydl:
-        done = ydl.process_ie_result(info, download=True)
+    try:
+        with yt_dlp.YoutubeDL(sub_options) as ydl:
+            done = ydl.process_ie_result(info, download=True)
+    except YoutubeDLError as exc:  # a broken track is no reason to give up: use the audio
+        log.info("subtitles %s could not be fetched (%s), falling back to audio", language, exc)
+        return None
     home = Path(options["paths"]["home"])
     path = home / f"{MEDIA_STEM}.{language}.vtt"
     if not path.is_file() or subtitles_duration(path) <= 0:
@@ -355,6 +371,8 @@ def _unreachable_message(text: str, host: str) -> str:
         return f"could not resolve host '{host}'"
     if "refused" in lowered:
         return f"could not reach {host}: connection refused"
+    if "certificate" in lowered or "ssl" in lowered:
+        return f"could not reach {host}: its TLS certificate or handshake failed"
     if "timed out" in lowered or "timeout" in lowered:
         return f"could not reach {host}: the connection timed out"
     return f"could not reach {host}: network error"
@@ -362,14 +380,10 @@ def _unreachable_message(text: str, host: str) -> str:
 
 def _short_reason(chain: list[BaseException]) -> str:
     """yt-dlp's own explanation without prefixes, first line only, bounded."""
-    for cause in chain:
-        if isinstance(cause, ExtractorError) and cause.orig_msg:
-            reason = cause.orig_msg
-            break
-    else:
-        reason = str(chain[-1] if not isinstance(chain[0], DownloadError) else chain[0])
-    reason = re.sub(r"^(ERROR:\s*)?(\[[^\]]+\]\s*)?([^\s:]+:\s)?", "", reason.strip()).splitlines()[0]
-    return reason[:200].rstrip() or "unknown reason"
+    extractor = [c.orig_msg for c in chain if isinstance(c, ExtractorError) and c.orig_msg]
+    reason = extractor[0] if extractor else str(chain[0])
+    reason = re.sub(r"^(ERROR:\s*)?(\[[^\]]+\]\s*)?([^\s:]+:\s)?", "", reason.strip())
+    return (reason.splitlines() or [""])[0][:200].rstrip() or "unknown reason"
 
 
 def _too_large_message(limit_bytes: int, size_bytes: int | None = None) -> str:

@@ -84,11 +84,15 @@ def is_allowed_address(ip: str | IPAddress, allow_private: bool) -> bool:
         except ValueError:
             return False
     ip = _unwrap(ip)
-    if ip.is_link_local or ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+    if ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+        return False
+    if ip.is_loopback:  # before is_reserved: ::1 lies inside the reserved ::/8
+        return allow_private
+    if ip.is_reserved:
         return False
     if ip.is_global:
         return True
-    if ip.is_loopback or ip.is_private or (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT):
+    if ip.is_private or (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT):
         return allow_private
     return False
 

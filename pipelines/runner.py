@@ -13,7 +13,7 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -103,11 +103,11 @@ async def execute(
     deps = StageDeps(resources=resources, run_id=run.id, workdir=workdir)
     await store.set_run_status(run.id, "running")
     for position, stage in enumerate(stages):
-        event = {"run_id": run.id, "stage": stage.name, "position": position, "total": len(stages)}
+        event = ProgressEvent(run.id, stage.name, "started", position, len(stages))
         done = _load(stage, stored.get(stage.name))
         if done is not None:
             outputs[stage.name] = done
-            await _notify(on_progress, ProgressEvent(**event, status="skipped"))
+            await _notify(on_progress, replace(event, status="skipped"))
             continue
         if not run.fresh:
             earlier = await store.find_reusable(
@@ -124,7 +124,7 @@ async def execute(
                     run.id, stage.name, position, earlier.output_json or "", 0.0, reused_from=origin
                 )
                 outputs[stage.name] = reused
-                await _notify(on_progress, ProgressEvent(**event, status="reused", message=origin))
+                await _notify(on_progress, replace(event, status="reused", message=origin))
                 continue
         outputs[stage.name] = await _run_stage(store, deps, stage, position, outputs, on_progress, event)
     await store.set_run_status(run.id, "succeeded")
@@ -138,12 +138,12 @@ async def _run_stage(
     position: int,
     outputs: dict[str, BaseModel],
     on_progress: ProgressCallback | None,
-    event: dict[str, Any],
+    event: ProgressEvent,
 ) -> BaseModel:
     """Run one stage, persisting its output or its failure."""
     inputs = stage.inputs.model_validate({name: outputs[name] for name in stage.inputs.model_fields})
     await store.stage_started(deps.run_id, stage.name, position)
-    await _notify(on_progress, ProgressEvent(**event, status="started"))
+    await _notify(on_progress, event)
     started = time.perf_counter()
     try:
         output: BaseModel = await stage.run(deps, inputs)
@@ -158,11 +158,11 @@ async def _run_stage(
             code, message, status = "internal_error", f"{type(exc).__name__}: {exc}", "failed"
         await store.stage_failed(deps.run_id, stage.name, code, message, elapsed)
         await store.set_run_status(deps.run_id, status, error_code=code, error_message=message)
-        await _notify(on_progress, ProgressEvent(**event, status="failed", seconds=elapsed, message=message))
+        await _notify(on_progress, replace(event, status="failed", seconds=elapsed, message=message))
         if isinstance(exc, PipelineError | asyncio.CancelledError):
             raise
         raise InternalStageError(f"internal error in stage {stage.name}: {type(exc).__name__}") from exc
     elapsed = time.perf_counter() - started
     await store.stage_succeeded(deps.run_id, stage.name, position, output.model_dump_json(), elapsed)
-    await _notify(on_progress, ProgressEvent(**event, status="succeeded", seconds=elapsed))
+    await _notify(on_progress, replace(event, status="succeeded", seconds=elapsed))
     return output

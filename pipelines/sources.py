@@ -50,11 +50,13 @@ _YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _YOUTUBE_PATH = re.compile(r"^/(?:shorts|embed|live|v)/([^/?#]+)")
 
 
-def normalise_source(text: str) -> Source:
+def normalise_source(text: str, *, allow_files: bool = True) -> Source:
     """Validate and canonicalise a user-supplied URL or local path.
 
     Raises a `SourceError` subclass (malformed URL, unsupported scheme, credentials in URL,
-    file not found, empty file) whose message is fit to show the user.
+    file not found, empty file) whose message is fit to show the user. With
+    `allow_files=False` (remote users, e.g. Discord) only URLs are accepted and the local
+    filesystem is never looked at.
     """
     text = text.strip()
     if not text:
@@ -63,6 +65,8 @@ def normalise_source(text: str) -> Source:
     if "://" in text or (scheme is not None and scheme.group(1).lower() in _BARE_SCHEMES):
         url = canonical_url(text)
         return Source(kind="url", location=url, key=url)
+    if not allow_files:
+        raise MalformedURLError("not a link: give an http:// or https:// URL")
     return _local_source(text)
 
 

@@ -19,7 +19,9 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AUTOINTEL_DATA_DIR", str(tmp_path / "data"))
 
 
-def test_analyze_prints_run_timings_and_transcript(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_analyze_prints_run_timings_and_transcript(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     out_json = tmp_path / "result.json"
     assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "quick", "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
