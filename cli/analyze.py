@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markdown import Markdown
 
 from cli.progress import ProgressDisplay
-from pipelines.errors import PipelineError, describe
-from pipelines.models import Depth, Transcript
+from pipelines.errors import describe
+from pipelines.models import Briefing, Depth, Transcript
 from pipelines.runner import RunResult, execute, submit
+from pipelines.service import open_services
 from pipelines.sources import normalise_source
-from pipelines.stage import Resources
-from pipelines.store import RunStore
 from settings import Settings
 
+log = logging.getLogger(__name__)
 PREVIEW_CHARS = 600
 
 
@@ -39,6 +41,8 @@ def render_result(console: Console, result: RunResult) -> None:
             f"{transcript.duration_seconds:.1f}s, {len(transcript.segments)} segments",
             highlight=False,
         )
+        if "brief" in result.outputs:
+            return
         shown = 0
         for segment in transcript.segments:
             if shown >= PREVIEW_CHARS:
@@ -72,21 +76,32 @@ def result_json(result: RunResult) -> dict[str, object]:
 
 
 async def analyze(
-    settings: Settings, source_text: str, depth: Depth, fresh: bool, json_path: str | None
+    settings: Settings,
+    source_text: str,
+    depth: Depth,
+    fresh: bool,
+    json_path: str | None,
+    markdown_path: str | None,
 ) -> int:
     """Run the pipeline on one source; return the exit code."""
     console = Console(highlight=False)
     try:
         source = await asyncio.to_thread(normalise_source, source_text)
-        async with await RunStore.open(settings.database_url, echo=settings.database.echo) as store:
+        async with open_services(settings) as (store, resources):
             run = await submit(store, source, depth, fresh=fresh)
             console.print(f"run {run.id} started: {source.location}", highlight=False, markup=False)
             with ProgressDisplay(console) as display:
-                result = await execute(store, Resources(settings), run.id, on_progress=display)
-    except PipelineError as exc:
+                result = await execute(store, resources, run.id, on_progress=display)
+    except Exception as exc:  # the CLI boundary: every failure becomes one line
+        log.debug("analyze failed", exc_info=True)
         print(f"autointel: {describe(exc)}", file=sys.stderr)
         return 1
     render_result(console, result)
+    briefing = result.outputs.get("brief")
+    if isinstance(briefing, Briefing):
+        console.print(Markdown(briefing.markdown))
+        if markdown_path:
+            await asyncio.to_thread(Path(markdown_path).write_text, briefing.markdown, encoding="utf-8")
     if json_path:
         text = json.dumps(result_json(result), indent=2)
         await asyncio.to_thread(Path(json_path).write_text, text, encoding="utf-8")

@@ -7,7 +7,28 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-_NOISY = ("asyncio", "faster_whisper", "urllib3", "httpx", "httpcore", "alembic.runtime.migration")
+_NOISY = (
+    "asyncio",
+    "faster_whisper",
+    "urllib3",
+    "httpx",
+    "httpcore",
+    "openai",
+    "crewai",
+    "LiteLLM",
+    "opentelemetry",
+    "alembic.runtime.migration",
+)
+
+
+class ThirdPartyFilter(logging.Filter):
+    """Drop records that libraries log from their own code through the root logger (CrewAI does)."""
+
+    _PACKAGES = ("/crewai/", "/litellm/", "/opentelemetry/")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep our own records and library records logged under the library's own name."""
+        return not (record.name == "root" and any(p in record.pathname for p in self._PACKAGES))
 
 
 class JSONFormatter(logging.Formatter):
@@ -37,6 +58,8 @@ def setup_logging(level: str = "WARNING", json_lines: bool = False) -> None:
         if json_lines
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    if level != "DEBUG":
+        handler.addFilter(ThirdPartyFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

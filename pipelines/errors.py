@@ -21,6 +21,7 @@
     └── RunError
         ├── RunNotFoundError           run_not_found
         ├── StoreUnavailableError      store_unavailable  the database cannot be opened
+        ├── MemoryRequiredError        memory_unavailable long-term memory was not opened
         └── InternalStageError         internal_error   unexpected failure inside a stage
 
 Every error carries a stable `code` (stored in the run record) and a short message fit
@@ -124,12 +125,18 @@ class StoreUnavailableError(RunError):
     code = "store_unavailable"
 
 
+class MemoryRequiredError(RunError):
+    code = "memory_unavailable"
+
+
 class InternalStageError(RunError):
     code = "internal_error"
 
 
 def describe(exc: BaseException) -> str:
-    """One line for the user: the pipeline's own message, or a generic one for anything else."""
-    if isinstance(exc, PipelineError):
+    """One line for the user: the pipeline's (or memory's) own message, or a generic one."""
+    from memory.errors import MemoryStoreError
+
+    if isinstance(exc, PipelineError | MemoryStoreError):
         return exc.message
     return "internal error: the run failed unexpectedly; see the logs for details"

@@ -28,3 +28,25 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
             )
         previous = current
     return previous[-1] / len(ref)
+
+
+def classification_report(gold: list[str], predicted: list[str], labels: list[str]) -> dict[str, object]:
+    """Accuracy, macro-F1 over `labels` and the confusion matrix (rows gold, columns predicted)."""
+    matrix = {g: dict.fromkeys(labels, 0) for g in labels}
+    for g, p in zip(gold, predicted, strict=True):
+        matrix[g][p] += 1
+    f1s = []
+    for label in labels:
+        tp = matrix[label][label]
+        fp = sum(matrix[g][label] for g in labels) - tp
+        fn = sum(matrix[label].values()) - tp
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    correct = sum(g == p for g, p in zip(gold, predicted, strict=True))
+    return {
+        "n": len(gold),
+        "accuracy": round(correct / len(gold), 4) if gold else 0.0,
+        "macro_f1": round(sum(f1s) / len(labels), 4),
+        "confusion": matrix,
+    }

@@ -1,8 +1,9 @@
 """The flow as data: the ordered stages each depth tier runs.
 
-Later stages (analyze, verify, remember, brief) append to these lists; the runner only loops.
-Bump `PIPELINE_VERSION` whenever a stage's output changes meaning, so that stored results
-of older versions are no longer reused.
+`quick` skips the fact-check; the other tiers run every stage (what each stage does at a
+tier — which analysis tasks, how many claims are checked, graph memory — comes from
+crews/config/tiers.yaml). Bump `PIPELINE_VERSION` whenever a stage's output changes meaning,
+so that stored results of older versions are no longer reused.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipelines.acquire import AcquireInputs, acquire, media_still_present
-from pipelines.models import Depth, Media, Transcript
+from pipelines.analyze import AnalyzeInputs, analyze
+from pipelines.brief import BriefInputs, brief
+from pipelines.models import Analysis, Briefing, Depth, Media, MemoryReport, Transcript, Verification
+from pipelines.remember import RememberInputs, remember
 from pipelines.stage import Stage
 from pipelines.transcribe import TranscribeInputs, transcribe
+from pipelines.verify import VerifyInputs, verify
 
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 
 ACQUIRE: Stage[AcquireInputs, Media] = Stage(
     name="acquire", run=acquire, inputs=AcquireInputs, output=Media, still_valid=media_still_present
@@ -23,12 +28,35 @@ ACQUIRE: Stage[AcquireInputs, Media] = Stage(
 TRANSCRIBE: Stage[TranscribeInputs, Transcript] = Stage(
     name="transcribe", run=transcribe, inputs=TranscribeInputs, output=Transcript
 )
+ANALYZE: Stage[AnalyzeInputs, Analysis] = Stage(
+    name="analyze", run=analyze, inputs=AnalyzeInputs, output=Analysis, depth_sensitive=True
+)
+VERIFY: Stage[VerifyInputs, Verification] = Stage(
+    name="verify",
+    run=verify,
+    inputs=VerifyInputs,
+    output=Verification,
+    depth_sensitive=True,
+    tenant_sensitive=True,
+)
+REMEMBER: Stage[RememberInputs, MemoryReport] = Stage(
+    name="remember",
+    run=remember,
+    inputs=RememberInputs,
+    output=MemoryReport,
+    depth_sensitive=True,
+    tenant_sensitive=True,
+)
+BRIEF: Stage[BriefInputs, Briefing] = Stage(
+    name="brief", run=brief, inputs=BriefInputs, output=Briefing, depth_sensitive=True, tenant_sensitive=True
+)
 
 Flows = Mapping[Depth, Sequence[Stage[Any, Any]]]
 
+_CHECKED = (ACQUIRE, TRANSCRIBE, ANALYZE, VERIFY, REMEMBER, BRIEF)
 FLOWS: Flows = {
-    Depth.QUICK: (ACQUIRE, TRANSCRIBE),
-    Depth.STANDARD: (ACQUIRE, TRANSCRIBE),
-    Depth.DEEP: (ACQUIRE, TRANSCRIBE),
-    Depth.COMPREHENSIVE: (ACQUIRE, TRANSCRIBE),
+    Depth.QUICK: (ACQUIRE, TRANSCRIBE, ANALYZE, REMEMBER, BRIEF),
+    Depth.STANDARD: _CHECKED,
+    Depth.DEEP: _CHECKED,
+    Depth.COMPREHENSIVE: _CHECKED,
 }

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from crews.schemas import Fallacy, KeyPoint, PerspectivesOutput, SummaryOutput, Verdict
+
 
 class Depth(StrEnum):
     """How much a run does (and may spend)."""
@@ -30,6 +32,7 @@ class RunRequest(BaseModel):
 
     source: Source
     depth: Depth
+    namespace: str = Field(default="cli", description="memory tenant: a guild id, or 'cli'")
 
 
 class Media(BaseModel):
@@ -67,3 +70,88 @@ class Transcript(BaseModel):
     def text(self) -> str:
         """The whole transcript as one string."""
         return " ".join(segment.text.strip() for segment in self.segments).strip()
+
+
+class Claim(BaseModel):
+    """A check-worthy claim found by the analysis, with where it is said."""
+
+    id: int
+    text: str
+    timestamp: float
+    checkworthiness: int
+    entities: list[str] = Field(default_factory=list)
+
+
+class TaskFailure(BaseModel):
+    """An analysis item that produced no usable answer (shown in the briefing's caveats)."""
+
+    task: str
+    reason: str
+
+
+class Analysis(BaseModel):
+    """Output of `analyze`: summary, claims, fallacies and perspectives of the transcript."""
+
+    summary: SummaryOutput | None = None
+    claims: list[Claim] = Field(default_factory=list)
+    fallacies: list[Fallacy] | None = None
+    perspectives: PerspectivesOutput | None = None
+    failures: list[TaskFailure] = Field(default_factory=list)
+    chunks: int = 1
+    tokens_spent: int = 0
+
+
+class Evidence(BaseModel):
+    """One retrieved piece of evidence for a claim."""
+
+    number: int
+    text: str
+    source: str | None = None
+    kind: str
+    run_id: str | None = None
+    score: float
+
+
+class CheckedClaim(BaseModel):
+    """A claim with its verdict (or why it has none)."""
+
+    claim: Claim
+    verdict: Verdict | None = None
+    confidence: float | None = None
+    rationale: str | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+    failure: str | None = None
+
+
+class Verification(BaseModel):
+    """Output of `verify`: the checked claims and how many were left unchecked."""
+
+    checked: list[CheckedClaim] = Field(default_factory=list)
+    unchecked: int = 0
+    failures: list[TaskFailure] = Field(default_factory=list)
+    tokens_spent: int = 0
+
+
+class MemoryReport(BaseModel):
+    """Output of `remember`: what was stored in long-term memory."""
+
+    namespace: str
+    vectors: int = 0
+    graph_claims: int = 0
+    failures: list[TaskFailure] = Field(default_factory=list)
+
+
+class Briefing(BaseModel):
+    """Output of `brief`: everything the user is shown, plus its Markdown rendering."""
+
+    title: str
+    tldr: str
+    source: str
+    depth: Depth
+    duration_seconds: float
+    key_points: list[KeyPoint] = Field(default_factory=list)
+    claims: list[CheckedClaim] = Field(default_factory=list)
+    fallacies: list[Fallacy] = Field(default_factory=list)
+    perspectives: PerspectivesOutput | None = None
+    caveats: list[str] = Field(default_factory=list)
+    markdown: str = ""

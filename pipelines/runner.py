@@ -61,9 +61,12 @@ async def submit(
     *,
     fresh: bool = False,
     requester: str | None = None,
+    namespace: str = "cli",
 ) -> RunRecord:
     """Record a new run for a normalised source; it starts when `execute` is called for it."""
-    return await store.create_run(source, depth, PIPELINE_VERSION, fresh=fresh, requester=requester)
+    return await store.create_run(
+        source, depth, PIPELINE_VERSION, fresh=fresh, requester=requester, namespace=namespace
+    )
 
 
 def _load(stage: Stage[Any, Any], record: StageRecord | None) -> BaseModel | None:
@@ -98,7 +101,9 @@ async def execute(
     run = await store.get_run(run_id)
     stages = flows[run.depth]
     stored = {record.stage: record for record in await store.stages(run.id)}
-    outputs: dict[str, BaseModel] = {"request": RunRequest(source=run.source, depth=run.depth)}
+    outputs: dict[str, BaseModel] = {
+        "request": RunRequest(source=run.source, depth=run.depth, namespace=run.namespace)
+    }
     workdir = resources.settings.pipeline.data_dir / "runs" / run.id
     deps = StageDeps(resources=resources, run_id=run.id, workdir=workdir)
     await store.set_run_status(run.id, "running")
@@ -115,6 +120,7 @@ async def execute(
                 run.pipeline_version,
                 stage.name,
                 depth=run.depth if stage.depth_sensitive else None,
+                namespace=run.namespace if stage.tenant_sensitive else None,
                 exclude_run=run.id,
             )
             reused = _load(stage, earlier)
@@ -141,7 +147,8 @@ async def _run_stage(
     event: ProgressEvent,
 ) -> BaseModel:
     """Run one stage, persisting its output or its failure."""
-    inputs = stage.inputs.model_validate({name: outputs[name] for name in stage.inputs.model_fields})
+    available = {name: outputs[name] for name in stage.inputs.model_fields if name in outputs}
+    inputs = stage.inputs.model_validate(available)
     await store.stage_started(deps.run_id, stage.name, position)
     await _notify(on_progress, event)
     started = time.perf_counter()

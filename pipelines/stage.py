@@ -22,9 +22,15 @@ OutT = TypeVar("OutT", bound=BaseModel)
 
 @dataclass
 class Resources:
-    """Process-wide, load-once resources shared by all runs (models, clients)."""
+    """Process-wide, load-once resources shared by all runs (models, clients).
+
+    `memory` (a `memory.vector.VectorMemory`) and `graph` (a `memory.graph.GraphMemory`) are
+    opened by the entry point and closed by it; stages that need them fail clearly without.
+    """
 
     settings: Settings
+    memory: Any = None
+    graph: Any = None
     cache: dict[str, Any] = field(default_factory=dict)
 
 
@@ -46,7 +52,8 @@ class StageDeps:
 class Stage(Generic[InT, OutT]):
     """One step of the flow.
 
-    `depth_sensitive` stages are reused only from earlier runs of the same depth;
+    `depth_sensitive` stages are reused only from earlier runs of the same depth and
+    `tenant_sensitive` ones only from runs of the same memory namespace (guild);
     `still_valid` lets a stage reject a stored output whose side effects are gone
     (e.g. a downloaded file that was cleaned up), forcing a re-run.
     """
@@ -56,4 +63,5 @@ class Stage(Generic[InT, OutT]):
     inputs: type[InT]
     output: type[OutT]
     depth_sensitive: bool = False
+    tenant_sensitive: bool = False
     still_valid: Callable[[OutT], bool] = field(default=lambda _output: True)

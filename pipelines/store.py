@@ -38,6 +38,7 @@ class RunRecord:
     pipeline_version: str
     fresh: bool
     requester: str | None
+    namespace: str
     status: str
     error_code: str | None
     error_message: str | None
@@ -72,6 +73,7 @@ def _run_record(row: RunRow) -> RunRecord:
         pipeline_version=row.pipeline_version,
         fresh=row.fresh,
         requester=row.requester,
+        namespace=row.namespace,
         status=row.status,
         error_code=row.error_code,
         error_message=row.error_message,
@@ -168,6 +170,7 @@ class RunStore:
         *,
         fresh: bool = False,
         requester: str | None = None,
+        namespace: str = "cli",
     ) -> RunRecord:
         """Record a new queued run and return it."""
         row = RunRow(
@@ -178,6 +181,7 @@ class RunStore:
             pipeline_version=pipeline_version,
             fresh=fresh,
             requester=requester,
+            namespace=namespace,
             status="queued",
             created_at=utcnow(),
         )
@@ -292,11 +296,13 @@ class RunStore:
         stage: str,
         *,
         depth: Depth | None,
+        namespace: str | None = None,
         exclude_run: str,
     ) -> StageRecord | None:
         """The newest succeeded result of `stage` from another run of the same source.
 
-        `depth=None` matches any depth (for stages whose output does not depend on it).
+        `depth=None` / `namespace=None` match any depth / namespace (for stages whose output
+        does not depend on them).
         Results that were themselves reused point at their origin, so chains stay short.
         """
         query = (
@@ -314,6 +320,8 @@ class RunStore:
         )
         if depth is not None:
             query = query.where(RunRow.depth == depth.value)
+        if namespace is not None:
+            query = query.where(RunRow.namespace == namespace)
         async with self._sessions() as session:
             row = (await session.scalars(query)).first()
         return _stage_record(row) if row else None

@@ -61,6 +61,7 @@ class RunRow(Base):
     pipeline_version: Mapped[str] = mapped_column(String(16))
     fresh: Mapped[bool] = mapped_column(default=False)
     requester: Mapped[str | None] = mapped_column(String(128), default=None)
+    namespace: Mapped[str] = mapped_column(String(64), default="cli")
     status: Mapped[str] = mapped_column(String(16), default="queued")
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)

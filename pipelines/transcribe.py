@@ -27,6 +27,7 @@ from settings import WhisperSettings
 
 log = logging.getLogger(__name__)
 
+BUNDLED_MODEL_LABEL = "tiny.en (bundled)"
 _LOAD_LOCK = threading.Lock()
 _CUE_TIMING = re.compile(
     r"(?P<start>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{3})\s*-->\s*(?P<end>(?:\d+:)?\d{1,2}:\d{2}[.,]\d{3})"
@@ -85,6 +86,7 @@ def load_whisper(resources: Resources) -> WhisperRuntime:
 
         config = resources.settings.whisper
         name = config.model or str(bundled_model_path())
+        label = config.model or BUNDLED_MODEL_LABEL
         device, compute_type = resolve_device(config)
         threads = config.cpu_threads or min(os.cpu_count() or 1, 4)
         started = time.perf_counter()
@@ -101,7 +103,7 @@ def load_whisper(resources: Resources) -> WhisperRuntime:
             compute_type,
             time.perf_counter() - started,
         )
-        runtime = WhisperRuntime(model, pipeline, name, device, compute_type, batched)
+        runtime = WhisperRuntime(model, pipeline, label, device, compute_type, batched)
         resources.cache["whisper"] = runtime
         return runtime
 
@@ -163,7 +165,7 @@ def transcribe_file(runtime: WhisperRuntime, audio_path: str, config: WhisperSet
         raise NoSpeechError("no speech was recognised in this audio")
     return Transcript(
         origin="whisper",
-        model=Path(runtime.name).name if os.path.sep in runtime.name else runtime.name,
+        model=runtime.name,
         language=info.language,
         duration_seconds=round(info.duration, 3),
         segments=segments,

@@ -4,33 +4,60 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cli import main
+from fakes.openai_server import ScriptedOpenAI
+from fakes.scripted_flow import REPLIES
 
 DATA = Path(__file__).parent.parent / "data"
 
 
 @pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ScriptedOpenAI]:
+    """A data dir in tmp and every model call answered by the scripted server."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AUTOINTEL_DATA_DIR", str(tmp_path / "data"))
+    server = ScriptedOpenAI(replies=dict(REPLIES))
+    base = server.start_in_thread()
+    for name, value in {
+        "LLM_BASE_URL": base,
+        "LLM_MODEL": "scripted",
+        "EMBEDDINGS_BASE_URL": base,
+        "EMBEDDINGS_MODEL": "scripted",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield server
+    server.stop_thread()
 
 
 def test_analyze_prints_run_timings_and_transcript(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    out_json = tmp_path / "result.json"
-    assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "quick", "--json", str(out_json)]) == 0
+    out_json, out_md = tmp_path / "result.json", tmp_path / "briefing.md"
+    argv = [
+        "analyze",
+        str(DATA / "jfk.flac"),
+        "--depth",
+        "quick",
+        "--json",
+        str(out_json),
+        "--markdown",
+        str(out_md),
+    ]
+    assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "[1/2] acquire" in out and "[2/2] transcribe" in out
+    assert "[1/5] acquire" in out and "[5/5] brief" in out
     assert "transcript: whisper, en, 11.0s" in out
-    assert "fellow Americans" in out
+    assert "Ask not" in out and "The Eiffel Tower was completed in 1889." in out
+    assert out_md.read_text().startswith("# Ask not")
     result = json.loads(out_json.read_text())
     assert result["run"]["status"] == "succeeded"
-    assert [s["stage"] for s in result["stages"]] == ["acquire", "transcribe"]
+    assert [s["stage"] for s in result["stages"]] == ["acquire", "transcribe", "analyze", "remember", "brief"]
+    assert "fellow Americans" in result["outputs"]["transcribe"]["segments"][0]["text"]
     assert result["outputs"]["transcribe"]["segments"][0]["start"] == 0.0
     assert result["run"]["id"] in out
 

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("pipeline_version", sa.String(16), nullable=False),
         sa.Column("fresh", sa.Boolean(), nullable=False),
         sa.Column("requester", sa.String(128), nullable=True),
+        sa.Column("namespace", sa.String(64), nullable=False, server_default="cli"),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("error_code", sa.String(64), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),

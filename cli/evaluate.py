@@ -1,0 +1,154 @@
+"""`autointel eval factcheck DATASET.jsonl`: the fact-check stage measured on a labelled claim set.
+
+The dataset format is CLIMATE-FEVER's (Diggelmann et al., 2020, arXiv:2012.00614): one JSON
+object per line with `claim`, `claim_label` (SUPPORTS / REFUTES / NOT_ENOUGH_INFO / DISPUTED)
+and `evidences` (each with `evidence` and `article`). Every evidence sentence is loaded into a
+throwaway in-memory reference memory, then each claim goes through the product's own
+retrieval + verification path (`pipelines.verify.check_claim`) with the configured model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from crews.builder import Budget, run_all
+from pipelines.evaluation import classification_report
+from pipelines.models import Claim
+from pipelines.stage import Resources
+from routing.endpoints import endpoint_from_settings
+from settings import Settings
+
+LABELS = ["SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO", "DISPUTED"]
+VERDICT_LABELS = {
+    "supported": "SUPPORTS",
+    "refuted": "REFUTES",
+    "not_enough_evidence": "NOT_ENOUGH_INFO",
+    "disputed": "DISPUTED",
+}
+
+
+class DatasetError(ValueError):
+    """The dataset file is missing or not in the expected format."""
+
+
+def load_dataset(path: Path, limit: int | None) -> list[dict[str, Any]]:
+    """Parse the JSONL file, checking each line has a claim, a known label and evidences."""
+    if not path.is_file():
+        raise DatasetError(f"dataset not found: {path}")
+    rows: list[dict[str, Any]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict) or not row.get("claim") or row.get("claim_label") not in LABELS:
+            raise DatasetError(f"{path}:{number}: expected 'claim' and a claim_label in {', '.join(LABELS)}")
+        rows.append(row)
+        if limit is not None and len(rows) >= limit:
+            break
+    if not rows:
+        raise DatasetError(f"{path}: no claims")
+    return rows
+
+
+async def evaluate_factcheck(settings: Settings, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run every claim through retrieval + verification; return the figures."""
+    from memory.embeddings import build_embedder
+    from memory.vector import REFERENCE_NAMESPACE, MemoryItem, VectorMemory
+    from pipelines.verify import check_claim
+
+    embedder = build_embedder(settings)
+    memory = await VectorMemory.open(settings, embedder, location=":memory:")
+    try:
+        items = [
+            MemoryItem(text=e["evidence"], kind="reference", source=e.get("article"))
+            for row in rows
+            for e in row.get("evidences", [])
+            if e.get("evidence")
+        ]
+        started = time.perf_counter()
+        await memory.upsert(REFERENCE_NAMESPACE, items)
+        ingest_seconds = time.perf_counter() - started
+        resources = Resources(settings, memory=memory)
+        budget = Budget(10**12)
+        claims = [
+            Claim(id=i + 1, text=row["claim"], timestamp=0.0, checkworthiness=3) for i, row in enumerate(rows)
+        ]
+
+        def job(claim: Claim) -> Any:
+            return lambda: check_claim(resources, REFERENCE_NAMESPACE, claim, budget, None)
+
+        started = time.perf_counter()
+        checked = await run_all(
+            [job(c) for c in claims],
+            parallel=settings.flags.parallel_fact_checking,
+            limit=endpoint_from_settings(settings).max_concurrency,
+        )
+        verify_seconds = time.perf_counter() - started
+    finally:
+        await memory.close()
+        await embedder.close()
+    gold = [row["claim_label"] for row in rows]
+    predicted = [VERDICT_LABELS[c.verdict] if c.verdict else "NOT_ENOUGH_INFO" for c in checked]
+    majority = Counter(gold).most_common(1)[0][0]
+    return {
+        "model": endpoint_from_settings(settings).model,
+        "product": classification_report(gold, predicted, LABELS),
+        "majority_baseline": {
+            "label": majority,
+            **classification_report(gold, [majority] * len(gold), LABELS),
+        },
+        "failed_checks": sum(1 for c in checked if c.failure),
+        "evidence_sentences": len(items),
+        "ingest_seconds": round(ingest_seconds, 2),
+        "verify_seconds": round(verify_seconds, 2),
+    }
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The figures as a readable table and confusion matrix."""
+    console = Console(highlight=False)
+    product, baseline = report["product"], report["majority_baseline"]
+    console.print(
+        f"model: {report['model']}  claims: {product['n']}  failed checks: {report['failed_checks']}"
+    )
+    table = Table("", "accuracy", "macro-F1")
+    table.add_row("product", f"{product['accuracy']:.3f}", f"{product['macro_f1']:.3f}")
+    table.add_row(
+        f"majority ({baseline['label']})", f"{baseline['accuracy']:.3f}", f"{baseline['macro_f1']:.3f}"
+    )
+    console.print(table)
+    matrix = Table("gold \\ predicted", *LABELS)
+    for gold in LABELS:
+        matrix.add_row(gold, *(str(product["confusion"][gold][p]) for p in LABELS))
+    console.print(matrix)
+
+
+async def run_eval(settings: Settings, dataset: str, limit: int | None, json_path: str | None) -> int:
+    """Entry of the `eval factcheck` command; returns the exit code."""
+    from pipelines.errors import describe
+
+    try:
+        rows = load_dataset(Path(dataset), limit)
+        report = await evaluate_factcheck(settings, rows)
+    except DatasetError as exc:
+        print(f"autointel: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the CLI boundary: one line
+        print(f"autointel: {describe(exc)}", file=sys.stderr)
+        return 1
+    print_report(report)
+    if json_path:
+        await asyncio.to_thread(Path(json_path).write_text, json.dumps(report, indent=2), encoding="utf-8")
+    return 0

@@ -1,0 +1,165 @@
+"""The briefing stage: assemble what the user sees from the stored stage outputs, plus Markdown.
+
+No model call: title, TL;DR and key points come from the analysis, verdicts from the
+verification. Caveats say honestly what degraded: failed items, unchecked claims, budget
+cuts, subtitles instead of a transcription, a chunked long transcript, the embedded model.
+Timestamps link to the moment in the video where the site supports it (YouTube `t=`).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel
+
+from pipelines.analyze import clock
+from pipelines.models import (
+    Analysis,
+    Briefing,
+    CheckedClaim,
+    Media,
+    MemoryReport,
+    RunRequest,
+    Transcript,
+    Verification,
+)
+from pipelines.stage import StageDeps
+from routing.endpoints import endpoint_from_settings
+
+VERDICT_MARKS = {
+    "supported": "✅ supported",
+    "refuted": "❌ refuted",
+    "disputed": "⚖️ disputed",
+    "not_enough_evidence": "❔ not enough evidence",
+}
+
+
+class BriefInputs(BaseModel):
+    """Everything the briefing draws on (verification and memory only when the tier ran them)."""
+
+    request: RunRequest
+    acquire: Media
+    transcribe: Transcript
+    analyze: Analysis
+    verify: Verification | None = None
+    remember: MemoryReport | None = None
+
+
+def moment_link(url: str | None, seconds: float) -> str | None:
+    """A link to `seconds` into the video, for sites that support it (YouTube)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host.endswith("youtube.com") or host == "youtu.be":
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "t"] + [("t", f"{int(seconds)}s")]
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return None
+
+
+def stamp(url: str | None, seconds: float) -> str:
+    """`[mm:ss]` as a Markdown link when the source supports deep links."""
+    link = moment_link(url, seconds)
+    return f"[{clock(seconds)}]({link})" if link else f"[{clock(seconds)}]"
+
+
+def caveats(inputs: BriefInputs, embedded: bool) -> list[str]:
+    """Everything that limits how far the briefing can be trusted."""
+    notes: list[str] = []
+    if embedded:
+        notes.append(
+            "Analysed by the small embedded model, which exercises the pipeline but is too small "
+            "for trustworthy analysis; configure LLM_BASE_URL for real use."
+        )
+    if inputs.transcribe.origin == "subtitles":
+        notes.append("Transcript taken from the site's own subtitles, not transcribed.")
+    if inputs.analyze.chunks > 1:
+        notes.append(f"Long transcript analysed in {inputs.analyze.chunks} parts and merged.")
+    failures = list(inputs.analyze.failures)
+    if inputs.verify is not None:
+        failures += inputs.verify.failures
+        if inputs.verify.unchecked:
+            notes.append(f"{inputs.verify.unchecked} lower-priority claim(s) not fact-checked at this depth.")
+    elif inputs.analyze.claims:
+        notes.append("Claims are listed but not fact-checked at this depth.")
+    if inputs.remember is not None:
+        failures += inputs.remember.failures
+    for failure in failures:
+        notes.append(f"{failure.task} failed: {failure.reason}")
+    return notes
+
+
+def _claims(inputs: BriefInputs) -> list[CheckedClaim]:
+    checked = {c.claim.id: c for c in (inputs.verify.checked if inputs.verify else [])}
+    return [checked.get(claim.id) or CheckedClaim(claim=claim) for claim in inputs.analyze.claims]
+
+
+def render_markdown(briefing: Briefing, url: str | None) -> str:
+    """The full report as Markdown."""
+    lines = [
+        f"# {briefing.title}",
+        "",
+        f"**Source:** {briefing.source}  ",
+        f"**Depth:** {briefing.depth.value}  ",
+    ]
+    lines += [f"**Duration:** {clock(briefing.duration_seconds)}", "", "## TL;DR", "", briefing.tldr, ""]
+    if briefing.key_points:
+        lines += ["## Key points", ""]
+        lines += [f"- {stamp(url, k.timestamp)} {k.point}" for k in briefing.key_points]
+        lines.append("")
+    if briefing.claims:
+        lines += ["## Claims", ""]
+        for item in briefing.claims:
+            claim = item.claim
+            if item.verdict:
+                mark = VERDICT_MARKS[item.verdict] + (
+                    f" ({item.confidence:.0%})" if item.confidence is not None else ""
+                )
+            elif item.failure:
+                mark = "⚠️ check failed"
+            else:
+                mark = "not checked"
+            lines.append(f"{claim.id}. {stamp(url, claim.timestamp)} {claim.text} — **{mark}**")
+            if item.rationale:
+                lines.append(f"   - {item.rationale}")
+            for evidence in item.evidence[:3]:
+                origin = f" — {evidence.source}" if evidence.source else ""
+                lines.append(f"   - Evidence [{evidence.number}]: {evidence.text}{origin}")
+        lines.append("")
+    if briefing.fallacies:
+        lines += ["## Fallacies", ""]
+        for fallacy in briefing.fallacies:
+            where = stamp(url, fallacy.timestamp)
+            lines.append(f"- {where} **{fallacy.name}**: “{fallacy.quote}” — {fallacy.explanation}")
+        lines.append("")
+    if briefing.perspectives is not None:
+        lines += ["## Perspectives", ""]
+        lines += [f"- **{p.viewpoint}**: {p.assessment}" for p in briefing.perspectives.perspectives]
+        lines += ["", f"Bias: {briefing.perspectives.bias}", ""]
+    if briefing.caveats:
+        lines += ["## Caveats", ""]
+        lines += [f"- {note}" for note in briefing.caveats]
+        lines.append("")
+    return "\n".join(lines)
+
+
+async def brief(deps: StageDeps, inputs: BriefInputs) -> Briefing:
+    """Stage: the briefing, structured and as Markdown."""
+    summary = inputs.analyze.summary
+    url = inputs.acquire.webpage_url or (
+        inputs.request.source.location if inputs.request.source.kind == "url" else None
+    )
+    briefing = Briefing(
+        title=summary.title if summary else (inputs.acquire.title or "Untitled recording"),
+        tldr=summary.tldr if summary else "No summary could be produced (see caveats).",
+        source=url or inputs.request.source.location,
+        depth=inputs.request.depth,
+        duration_seconds=inputs.transcribe.duration_seconds,
+        key_points=summary.key_points if summary else [],
+        claims=_claims(inputs),
+        fallacies=inputs.analyze.fallacies or [],
+        perspectives=inputs.analyze.perspectives,
+        caveats=caveats(inputs, endpoint_from_settings(deps.settings).embedded),
+    )
+    briefing.markdown = render_markdown(briefing, url)
+    return briefing

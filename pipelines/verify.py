@@ -1,0 +1,127 @@
+"""The verification stage: evidence retrieval and a verdict for each selected claim.
+
+The tier decides how many of the ranked claims are checked (all of them at
+`comprehensive`). Evidence comes from long-term memory: the shared reference corpus and
+this namespace's earlier analyses (never the current run). A claim with no relevant
+evidence is "not_enough_evidence" without a model call; otherwise the fact-check task
+judges it from the numbered evidence. With `ENABLE_PARALLEL_FACT_CHECKING` claims are
+checked concurrently, at most `LLM_CONCURRENCY` at once; otherwise one after another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from crews.builder import Budget, TaskFailed, run_all, run_task, task_text, tier
+from crews.schemas import VerdictOutput
+from pipelines.errors import MemoryRequiredError
+from pipelines.models import Analysis, CheckedClaim, Claim, Evidence, RunRequest, TaskFailure, Verification
+from pipelines.stage import Resources, StageDeps
+from routing.endpoints import endpoint_from_settings, llm_for
+
+MIN_EVIDENCE_SCORE = 0.3
+REFERENCE_HITS = 4
+EARLIER_HITS = 2
+
+
+class VerifyInputs(BaseModel):
+    """Verification needs the request (depth, namespace) and the analysis."""
+
+    request: RunRequest
+    analyze: Analysis
+
+
+def memory_of(resources: Resources) -> Any:
+    """The opened vector memory, or a clear error when the entry point did not open it."""
+    if resources.memory is None:
+        raise MemoryRequiredError("long-term memory is not available to this process")
+    return resources.memory
+
+
+async def retrieve_evidence(
+    resources: Resources, namespace: str, claim: str, exclude_run: str | None
+) -> list[Evidence]:
+    """The most relevant reference passages and earlier findings for a claim, best first."""
+    from memory.vector import REFERENCE_NAMESPACE
+
+    memory = memory_of(resources)
+    hits = await memory.search(REFERENCE_NAMESPACE, claim, limit=REFERENCE_HITS)
+    if namespace != REFERENCE_NAMESPACE:
+        hits += await memory.search(
+            namespace, claim, limit=EARLIER_HITS, kinds=["verdict", "summary"], exclude_run=exclude_run
+        )
+    hits = sorted((h for h in hits if h.score >= MIN_EVIDENCE_SCORE), key=lambda h: -h.score)
+    return [
+        Evidence(
+            number=i + 1,
+            text=h.item.text,
+            source=h.item.source,
+            kind=h.item.kind,
+            run_id=h.item.run_id,
+            score=round(h.score, 4),
+        )
+        for i, h in enumerate(hits)
+    ]
+
+
+async def check_claim(
+    resources: Resources, namespace: str, claim: Claim, budget: Budget, exclude_run: str | None
+) -> CheckedClaim:
+    """Retrieve evidence and judge one claim; a failed judgement is recorded, not raised."""
+    evidence = await retrieve_evidence(resources, namespace, claim.text, exclude_run)
+    if not evidence:
+        return CheckedClaim(
+            claim=claim,
+            verdict="not_enough_evidence",
+            confidence=0.0,
+            rationale="No relevant evidence was found in memory or the reference corpus.",
+        )
+    listing = "\n".join(f"[{e.number}] {e.text}" + (f" ({e.source})" if e.source else "") for e in evidence)
+    description = task_text("fact_check", claim=claim.text, evidence=listing)
+    llm = llm_for("fact_check", resources)
+    try:
+        answer = await run_task(
+            "fact_check", llm, description, VerdictOutput, budget, resources.settings.llm.max_output_tokens
+        )
+    except TaskFailed as failed:
+        return CheckedClaim(claim=claim, evidence=evidence, failure=failed.reason)
+    cited = [e for e in evidence if e.number in set(answer.evidence_used)] or evidence
+    return CheckedClaim(
+        claim=claim,
+        verdict=answer.verdict,
+        confidence=answer.confidence,
+        rationale=answer.rationale,
+        evidence=cited,
+    )
+
+
+async def verify(deps: StageDeps, inputs: VerifyInputs) -> Verification:
+    """Stage: check the tier's share of the claims."""
+    settings = deps.settings
+    plan = tier(inputs.request.depth)
+    claims = inputs.analyze.claims
+    selected = claims if plan.check_claims < 0 else claims[: plan.check_claims]
+    budget = Budget(max(plan.token_budget - inputs.analyze.tokens_spent, 0))
+    namespace = inputs.request.namespace
+
+    def job(claim: Claim) -> Any:
+        return lambda: check_claim(deps.resources, namespace, claim, budget, deps.run_id)
+
+    checked = await run_all(
+        [job(claim) for claim in selected],
+        parallel=settings.flags.parallel_fact_checking,
+        limit=endpoint_from_settings(settings).max_concurrency,
+    )
+    failures = [
+        TaskFailure(task="fact_check", reason=f"claim {c.claim.id}: {c.failure}")
+        for c in checked
+        if c.failure
+    ]
+    return Verification(
+        checked=checked,
+        unchecked=len(claims) - len(selected),
+        failures=failures,
+        tokens_spent=budget.spent,
+    )

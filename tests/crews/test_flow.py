@@ -1,0 +1,109 @@
+"""The whole /autointel flow against the scripted model server: briefing, flags, degradation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fakes.openai_server import Fault, ScriptedOpenAI
+from fakes.scripted_flow import CLAIMS, run_flow
+from pipelines.models import Briefing, Depth, MemoryReport
+from pipelines.runner import RunResult
+from settings import Settings
+
+
+def briefing_of(result: RunResult) -> Briefing:
+    briefing = result.outputs["brief"]
+    assert isinstance(briefing, Briefing)
+    return briefing
+
+
+async def test_standard_run_briefs_scripted_claims_and_verdicts(
+    flow_settings: Callable[..., Settings], scripted: ScriptedOpenAI
+) -> None:
+    result = await run_flow(flow_settings(), Depth.STANDARD)
+    briefing = briefing_of(result)
+
+    assert [s.stage for s in result.stages] == [
+        "acquire",
+        "transcribe",
+        "analyze",
+        "verify",
+        "remember",
+        "brief",
+    ]
+    assert all(s.status == "succeeded" for s in result.stages)
+    assert briefing.title == "Ask not"
+    assert [c.claim.text for c in briefing.claims] == [c[0] for c in CLAIMS]
+    assert [c.verdict for c in briefing.claims] == [c[3] for c in CLAIMS]
+    assert all(c.evidence for c in briefing.claims)
+    assert "❌ refuted" in briefing.markdown and "Great Wall" in briefing.markdown
+    assert briefing.fallacies == [] and briefing.perspectives is None
+    assert not [n for n in briefing.caveats if "failed" in n]
+    assert sorted(set(scripted.schema_names())) == ["ClaimsOutput", "SummaryOutput", "VerdictOutput"]
+
+
+async def test_deep_run_adds_fallacies_perspectives_and_graph(flow_settings: Callable[..., Settings]) -> None:
+    result = await run_flow(flow_settings(), Depth.DEEP)
+    briefing = briefing_of(result)
+    assert briefing.fallacies[0].name == "False dilemma"
+    assert briefing.perspectives is not None and briefing.perspectives.bias == "One-sided appeal."
+    memory = result.outputs["remember"]
+    assert isinstance(memory, MemoryReport)
+    assert memory.graph_claims == 3 and memory.vectors >= 5
+
+
+async def test_quick_run_skips_fact_checking(
+    flow_settings: Callable[..., Settings], scripted: ScriptedOpenAI
+) -> None:
+    result = await run_flow(flow_settings(), Depth.QUICK)
+    assert "verify" not in [s.stage for s in result.stages]
+    assert "VerdictOutput" not in scripted.schema_names()
+    assert any("not fact-checked" in note for note in briefing_of(result).caveats)
+
+
+async def test_flags_on_and_off_give_the_same_briefing_and_only_on_overlaps(
+    flow_settings: Callable[..., Settings], scripted: ScriptedOpenAI
+) -> None:
+    scripted.delay = 0.2
+    on = briefing_of(await run_flow(flow_settings("on"), Depth.STANDARD))
+    assert scripted.peak_active > 1
+    scripted.peak_active = 0
+    off_settings = flow_settings(
+        "off", parallel_analysis=False, parallel_fact_checking=False, parallel_memory_ops=False
+    )
+    off = briefing_of(await run_flow(off_settings, Depth.STANDARD))
+    assert scripted.peak_active == 1
+    assert on.model_dump() == off.model_dump()
+
+
+async def test_malformed_answer_is_repaired_once(
+    flow_settings: Callable[..., Settings], scripted: ScriptedOpenAI
+) -> None:
+    scripted.faults["ClaimsOutput"] = Fault("malformed", times=1)
+    briefing = briefing_of(await run_flow(flow_settings(), Depth.STANDARD))
+    assert len(briefing.claims) == 3
+    assert scripted.schema_names().count("ClaimsOutput") >= 2
+
+
+async def test_persistently_malformed_task_is_marked_failed_and_run_completes(
+    flow_settings: Callable[..., Settings], scripted: ScriptedOpenAI
+) -> None:
+    scripted.faults["ClaimsOutput"] = Fault("malformed", times=100)
+    result = await run_flow(flow_settings(), Depth.STANDARD)
+    briefing = briefing_of(result)
+    assert result.run.status == "succeeded"
+    assert [s.stage for s in result.stages][-1] == "brief"
+    assert briefing.claims == [] and briefing.title == "Ask not"
+    assert any(note.startswith("claims failed") for note in briefing.caveats)
+
+
+async def test_failing_endpoint_for_fact_checks_marks_claims_failed(
+    flow_settings: Callable[..., Settings], scripted: ScriptedOpenAI
+) -> None:
+    scripted.faults["VerdictOutput"] = Fault("http", times=100, status=500)
+    result = await run_flow(flow_settings(), Depth.STANDARD)
+    briefing = briefing_of(result)
+    assert result.run.status == "succeeded"
+    assert all(c.verdict is None and c.failure for c in briefing.claims)
+    assert "⚠️ check failed" in briefing.markdown
+    assert sum("fact_check failed" in note for note in briefing.caveats) == 3
