@@ -54,20 +54,49 @@ def _checked(content: str, response_model: type[Any] | None) -> str:
     return content
 
 
-class _ThreadedLLM(BaseLLM):
-    """A CrewAI custom LLM whose async call runs the blocking call in a worker thread."""
+class _JSONObjectBackend(BaseLLM):
+    """A CrewAI custom LLM that asks for `json_object` + schema and validates the answer.
+
+    Subclasses implement `_complete(messages, response_format)`; the async call runs the
+    blocking one in a worker thread (CrewAI then overlaps concurrent tasks).
+    """
+
+    context_tokens: int = 8192
 
     def supports_function_calling(self) -> bool:
         """Our tasks use structured output, not tools."""
         return False
+
+    def get_context_window_size(self) -> int:
+        """The configured context length."""
+        return self.context_tokens
+
+    def _complete(self, messages: list[dict[str, Any]], response_format: dict[str, Any] | None) -> str:
+        raise NotImplementedError  # each backend sends the request its own way
+
+    def call(
+        self,
+        messages: Any,
+        tools: Any = None,
+        callbacks: list[Any] | None = None,
+        available_functions: dict[str, Any] | None = None,
+        from_task: Any = None,
+        from_agent: Any = None,
+        response_model: type[Any] | None = None,
+    ) -> str:
+        """Complete the conversation; with a response model, ask for and check its JSON schema."""
+        response_format = None
+        if response_model is not None:
+            response_format = {"type": "json_object", "schema": response_model.model_json_schema()}
+        return _checked(self._complete(_messages(messages), response_format), response_model)
 
     async def acall(self, *args: Any, **kwargs: Any) -> Any:
         """Run `call` without blocking the event loop."""
         return await asyncio.to_thread(self.call, *args, **kwargs)
 
 
-class EmbeddedLLM(_ThreadedLLM):
-    """SmolLM2 in-process via llama-cpp-python; one request at a time (llama.cpp is not reentrant)."""
+class EmbeddedLLM(_JSONObjectBackend):
+    """SmolLM2 in-process via llama-cpp-python, grammar-constrained; one request at a time."""
 
     llm_type: str = "embedded"
     context_tokens: int = EMBEDDED_CONTEXT
@@ -87,72 +116,38 @@ class EmbeddedLLM(_ThreadedLLM):
             object.__setattr__(self, "_llama", llama)
         return self._llama
 
-    def call(
-        self,
-        messages: Any,
-        tools: Any = None,
-        callbacks: list[Any] | None = None,
-        available_functions: dict[str, Any] | None = None,
-        from_task: Any = None,
-        from_agent: Any = None,
-        response_model: type[Any] | None = None,
-    ) -> str:
-        """Complete the conversation; with a response model, constrain output to its JSON schema."""
-        kwargs: dict[str, Any] = {}
-        if response_model is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": response_model.model_json_schema()}
+    def _complete(self, messages: list[dict[str, Any]], response_format: dict[str, Any] | None) -> str:
         model = self._model()
-        with self._lock:
+        extra = {"response_format": response_format} if response_format else {}
+        with self._lock:  # llama.cpp is not reentrant
             result = model.create_chat_completion(
-                messages=_messages(messages),
+                messages=messages,
                 temperature=self.temperature or 0.0,
                 max_tokens=int(self.max_tokens or 700),
                 seed=self.seed if self.seed is not None else 7,
-                **kwargs,
+                **extra,
             )
-        return _checked(result["choices"][0]["message"]["content"] or "", response_model)
-
-    def get_context_window_size(self) -> int:
-        """The context the model was loaded with."""
-        return self.context_tokens
+        return str(result["choices"][0]["message"]["content"] or "")
 
 
-class JSONObjectLLM(_ThreadedLLM):
+class JSONObjectLLM(_JSONObjectBackend):
     """An OpenAI-compatible server that wants `json_object` + schema (llama.cpp's Python server)."""
 
     llm_type: str = "json_object"
     timeout: float = 120.0
-    context_tokens: int = 8192
 
-    def call(
-        self,
-        messages: Any,
-        tools: Any = None,
-        callbacks: list[Any] | None = None,
-        available_functions: dict[str, Any] | None = None,
-        from_task: Any = None,
-        from_agent: Any = None,
-        response_model: type[Any] | None = None,
-    ) -> str:
-        """One chat completion through the `openai` client."""
+    def _complete(self, messages: list[dict[str, Any]], response_format: dict[str, Any] | None) -> str:
         import openai
 
         client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "none", timeout=self.timeout)
-        extra: dict[str, Any] = {}
-        if response_model is not None:
-            extra["response_format"] = {"type": "json_object", "schema": response_model.model_json_schema()}
         reply = client.chat.completions.create(
             model=self.model,
-            messages=_messages(messages),  # type: ignore[arg-type]
+            messages=messages,  # type: ignore[arg-type]
             temperature=self.temperature,
             max_tokens=int(self.max_tokens or 700),
-            **extra,
+            extra_body={"response_format": response_format} if response_format else None,
         )
-        return _checked(reply.choices[0].message.content or "", response_model)
-
-    def get_context_window_size(self) -> int:
-        """The configured context length."""
-        return self.context_tokens
+        return reply.choices[0].message.content or ""
 
 
 def build_llm(settings: Settings) -> Any:
