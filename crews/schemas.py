@@ -99,7 +99,5 @@ def bounded(model: type[M], field: str, limit: int) -> type[M]:
     info = model.model_fields[field]
     bounds = Field(max_length=limit, description=info.description)
     fields: dict[str, Any] = {field: (info.annotation, bounds)}
-    bounded_model: type[M] = create_model(
-        model.__name__, __base__=model, __doc__=model.__doc__, **fields
-    )
+    bounded_model: type[M] = create_model(model.__name__, __base__=model, __doc__=model.__doc__, **fields)
     return bounded_model
