@@ -1,7 +1,7 @@
 """Benchmark: transcription real-time factor through the product, and acquisition+transcription wall time.
 
 Serves the bundled speech sample (samples/facts.ogg, 82 s) from a local HTTP server, runs the
-product's acquire → transcribe flow on it (fresh runs, real store in a temporary data dir), and
+product's runner over the acquire and transcribe stages only (fresh runs, real store in a temporary data dir), and
 compares with the raw faster-whisper library on the same file and parameters. Prints JSON.
 
     .venv/bin/python benchmarks/transcription.py [--repeats 3]
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from pipelines.evaluation import word_error_rate
+from pipelines.flow import ACQUIRE, TRANSCRIBE
 from pipelines.models import Depth, Transcript
 from pipelines.runner import execute, submit
 from pipelines.sources import normalise_source
@@ -32,6 +33,7 @@ from pipelines.transcribe import load_whisper
 from settings import load_settings
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+ACQUIRE_AND_TRANSCRIBE = dict.fromkeys(Depth, (ACQUIRE, TRANSCRIBE))
 
 
 def _serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
@@ -74,7 +76,7 @@ async def _product(repeats: int) -> dict[str, object]:
             for _ in range(repeats):
                 run = await submit(store, source, Depth.QUICK, fresh=True)
                 started = time.perf_counter()
-                result = await execute(store, resources, run.id)
+                result = await execute(store, resources, run.id, flows=ACQUIRE_AND_TRANSCRIBE)
                 walls.append(time.perf_counter() - started)
                 stage_times.append({s.stage: s.duration_seconds or 0.0 for s in result.stages})
                 transcript = result.outputs["transcribe"]
