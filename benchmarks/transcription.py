@@ -2,7 +2,8 @@
 
 Serves the bundled speech sample (samples/facts.ogg, 82 s) from a local HTTP server, runs the
 product's runner over the acquire and transcribe stages only (fresh runs, real store in a
-temporary data dir), and compares with the raw faster-whisper library on the same file and parameters. Prints JSON.
+temporary data dir), and compares with the raw faster-whisper library on the same file and
+parameters. Prints JSON.
 
     .venv/bin/python benchmarks/transcription.py [--repeats 3]
 """
