@@ -41,8 +41,6 @@ def render_result(console: Console, result: RunResult) -> None:
             f"{transcript.duration_seconds:.1f}s, {len(transcript.segments)} segments",
             highlight=False,
         )
-        if "brief" in result.outputs:
-            return
         shown = 0
         for segment in transcript.segments:
             if shown >= PREVIEW_CHARS:
