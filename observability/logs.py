@@ -51,7 +51,7 @@ class JSONFormatter(logging.Formatter):
 
 
 def setup_logging(level: str = "WARNING", json_lines: bool = False) -> None:
-    """Configure the root logger once; third-party chatter stays at WARNING or above."""
+    """Configure the root logger once; third-party chatter is shown only at ERROR (or with DEBUG)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JSONFormatter()
@@ -63,5 +63,6 @@ def setup_logging(level: str = "WARNING", json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    quiet = logging.DEBUG if level == "DEBUG" else logging.ERROR
     for name in _NOISY:
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+        logging.getLogger(name).setLevel(quiet)
