@@ -160,6 +160,9 @@ async def brief(deps: StageDeps, inputs: BriefInputs) -> Briefing:
         fallacies=inputs.analyze.fallacies or [],
         perspectives=inputs.analyze.perspectives,
         caveats=caveats(inputs, endpoint_from_settings(deps.settings).embedded),
+        degraded=any(
+            stage is not None and stage.failures for stage in (inputs.analyze, inputs.verify, inputs.remember)
+        ),
     )
     briefing.markdown = render_markdown(briefing, url)
     return briefing

@@ -22,6 +22,16 @@ from pipelines.verify import VerifyInputs, verify
 
 PIPELINE_VERSION = "2"
 
+
+def _complete(output: Analysis | Verification | MemoryReport) -> bool:
+    """A degraded result (some item failed) is recomputed rather than reused or resumed."""
+    return not output.failures
+
+
+def _not_degraded(output: Briefing) -> bool:
+    return not output.degraded
+
+
 ACQUIRE: Stage[AcquireInputs, Media] = Stage(
     name="acquire", run=acquire, inputs=AcquireInputs, output=Media, still_valid=media_still_present
 )
@@ -29,7 +39,12 @@ TRANSCRIBE: Stage[TranscribeInputs, Transcript] = Stage(
     name="transcribe", run=transcribe, inputs=TranscribeInputs, output=Transcript
 )
 ANALYZE: Stage[AnalyzeInputs, Analysis] = Stage(
-    name="analyze", run=analyze, inputs=AnalyzeInputs, output=Analysis, depth_sensitive=True
+    name="analyze",
+    run=analyze,
+    inputs=AnalyzeInputs,
+    output=Analysis,
+    depth_sensitive=True,
+    still_valid=_complete,
 )
 VERIFY: Stage[VerifyInputs, Verification] = Stage(
     name="verify",
@@ -38,6 +53,7 @@ VERIFY: Stage[VerifyInputs, Verification] = Stage(
     output=Verification,
     depth_sensitive=True,
     tenant_sensitive=True,
+    still_valid=_complete,
 )
 REMEMBER: Stage[RememberInputs, MemoryReport] = Stage(
     name="remember",
@@ -46,9 +62,16 @@ REMEMBER: Stage[RememberInputs, MemoryReport] = Stage(
     output=MemoryReport,
     depth_sensitive=True,
     tenant_sensitive=True,
+    still_valid=_complete,
 )
 BRIEF: Stage[BriefInputs, Briefing] = Stage(
-    name="brief", run=brief, inputs=BriefInputs, output=Briefing, depth_sensitive=True, tenant_sensitive=True
+    name="brief",
+    run=brief,
+    inputs=BriefInputs,
+    output=Briefing,
+    depth_sensitive=True,
+    tenant_sensitive=True,
+    still_valid=_not_degraded,
 )
 
 Flows = Mapping[Depth, Sequence[Stage[Any, Any]]]

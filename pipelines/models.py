@@ -154,4 +154,5 @@ class Briefing(BaseModel):
     fallacies: list[Fallacy] = Field(default_factory=list)
     perspectives: PerspectivesOutput | None = None
     caveats: list[str] = Field(default_factory=list)
+    degraded: bool = Field(default=False, description="some item failed (see caveats)")
     markdown: str = ""

@@ -107,3 +107,19 @@ async def test_failing_endpoint_for_fact_checks_marks_claims_failed(
     assert all(c.verdict is None and c.failure for c in briefing.claims)
     assert "⚠️ check failed" in briefing.markdown
     assert sum("fact_check failed" in note for note in briefing.caveats) == 3
+
+
+async def test_degraded_results_are_recomputed_not_reused(
+    flow_settings: Callable[..., Settings], scripted: ScriptedOpenAI
+) -> None:
+    settings = flow_settings()
+    scripted.faults["ClaimsOutput"] = Fault("malformed", times=100)
+    first = briefing_of(await run_flow(settings, Depth.STANDARD))
+    assert first.degraded and first.claims == []
+    scripted.faults.clear()
+    again = await run_flow(settings, Depth.STANDARD)
+    reused = {s.stage: s.reused_from for s in again.stages}
+    assert reused["transcribe"] is not None  # a complete result is reused
+    assert reused["analyze"] is None and reused["brief"] is None
+    briefing = briefing_of(again)
+    assert not briefing.degraded and len(briefing.claims) == 3
