@@ -3,6 +3,7 @@
 For every stage it (1) skips it when this run already stored a valid result (resume),
 (2) reuses a stored result from an earlier run of the same source unless the run is
 `fresh`, or (3) runs it, timing it and recording success or the failure's code and message.
+Once a stage has run, every later stage runs too (their stored inputs are stale).
 Progress events go to an optional callback (the CLI's display, the bot's status message).
 """
 
@@ -107,14 +108,15 @@ async def execute(
     workdir = resources.settings.pipeline.data_dir / "runs" / run.id
     deps = StageDeps(resources=resources, run_id=run.id, workdir=workdir)
     await store.set_run_status(run.id, "running")
+    recomputing = False  # once a stage runs, every later stage runs too: its inputs changed
     for position, stage in enumerate(stages):
         event = ProgressEvent(run.id, stage.name, "started", position, len(stages))
-        done = _load(stage, stored.get(stage.name))
+        done = None if recomputing else _load(stage, stored.get(stage.name))
         if done is not None:
             outputs[stage.name] = done
             await _notify(on_progress, replace(event, status="skipped"))
             continue
-        if not run.fresh:
+        if not run.fresh and not recomputing:
             earlier = await store.find_reusable(
                 run.source.key,
                 run.pipeline_version,
@@ -132,6 +134,7 @@ async def execute(
                 outputs[stage.name] = reused
                 await _notify(on_progress, replace(event, status="reused", message=origin))
                 continue
+        recomputing = True
         outputs[stage.name] = await _run_stage(store, deps, stage, position, outputs, on_progress, event)
     await store.set_run_status(run.id, "succeeded")
     return RunResult(run=await store.get_run(run.id), stages=await store.stages(run.id), outputs=outputs)

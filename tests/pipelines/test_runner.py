@@ -174,17 +174,20 @@ async def test_depth_sensitive_stage_is_not_reused_across_depths(
     assert isinstance(out, SecondOut) and out.depth == "deep"
 
 
-async def test_output_that_is_no_longer_valid_is_recomputed(store: RunStore, resources: Resources) -> None:
-    script = Script()
-    flows = script.flows(first_valid=False)
-    await execute(store, resources, (await submit(store, SOURCE, Depth.QUICK)).id, flows=flows)
-    await execute(store, resources, (await submit(store, SOURCE, Depth.QUICK)).id, flows=flows)
-    assert script.calls == {"first": 2, "second": 1}
-
-
 async def test_other_sources_are_not_reused(store: RunStore, resources: Resources) -> None:
     script = Script()
     await execute(store, resources, (await submit(store, SOURCE, Depth.QUICK)).id, flows=script.flows())
     other = Source(kind="url", location="https://example.org/b.mp3", key="https://example.org/b.mp3")
     await execute(store, resources, (await submit(store, other, Depth.QUICK)).id, flows=script.flows())
     assert script.calls == {"first": 2, "second": 2}
+
+
+async def test_stages_after_a_recomputed_stage_are_recomputed_too(
+    store: RunStore, resources: Resources
+) -> None:
+    script = Script()
+    flows = script.flows(first_valid=False)  # "first" is never reusable; "second" would be
+    await execute(store, resources, (await submit(store, SOURCE, Depth.QUICK)).id, flows=flows)
+    result = await execute(store, resources, (await submit(store, SOURCE, Depth.QUICK)).id, flows=flows)
+    assert script.calls == {"first": 2, "second": 2}
+    assert all(s.reused_from is None for s in result.stages)
