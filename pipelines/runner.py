@@ -109,11 +109,14 @@ async def execute(
     deps = StageDeps(resources=resources, run_id=run.id, workdir=workdir)
     await store.set_run_status(run.id, "running")
     recomputing = False  # once a stage runs, every later stage runs too: its inputs changed
+    previous: tuple[str, str] | None = None  # (stage, origin run) of the last stage's result
     for position, stage in enumerate(stages):
         event = ProgressEvent(run.id, stage.name, "started", position, len(stages))
-        done = None if recomputing else _load(stage, stored.get(stage.name))
-        if done is not None:
+        record = stored.get(stage.name)
+        done = None if recomputing else _load(stage, record)
+        if done is not None and record is not None:
             outputs[stage.name] = done
+            previous = (stage.name, record.reused_from or run.id)
             await _notify(on_progress, replace(event, status="skipped"))
             continue
         if not run.fresh and not recomputing:
@@ -124,10 +127,12 @@ async def execute(
                 depth=run.depth if stage.depth_sensitive else None,
                 namespace=run.namespace if stage.tenant_sensitive else None,
                 exclude_run=run.id,
+                after=previous,
             )
             reused = _load(stage, earlier)
             if earlier is not None and reused is not None:
                 origin = earlier.reused_from or earlier.run_id
+                previous = (stage.name, origin)
                 await store.stage_succeeded(
                     run.id, stage.name, position, earlier.output_json or "", 0.0, reused_from=origin
                 )

@@ -16,10 +16,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import aliased
 
 from pipelines.errors import RunNotFoundError, StoreUnavailableError
 from pipelines.models import Depth, Source
@@ -298,11 +299,14 @@ class RunStore:
         depth: Depth | None,
         namespace: str | None = None,
         exclude_run: str,
+        after: tuple[str, str] | None = None,
     ) -> StageRecord | None:
         """The newest succeeded result of `stage` from another run of the same source.
 
         `depth=None` / `namespace=None` match any depth / namespace (for stages whose output
-        does not depend on them).
+        does not depend on them). `after=(stage, origin)` requires that the earlier run's
+        result of the previous stage came from the same origin run as ours, so a reused
+        result was computed from the very inputs this run has.
         Results that were themselves reused point at their origin, so chains stay short.
         """
         query = (
@@ -322,6 +326,14 @@ class RunStore:
             query = query.where(RunRow.depth == depth.value)
         if namespace is not None:
             query = query.where(RunRow.namespace == namespace)
+        if after is not None:
+            previous = aliased(StageRow)
+            query = query.join(
+                previous,
+                (previous.run_id == StageRow.run_id)
+                & (previous.stage == after[0])
+                & (func.coalesce(previous.reused_from, previous.run_id) == after[1]),
+            )
         async with self._sessions() as session:
             row = (await session.scalars(query)).first()
         return _stage_record(row) if row else None

@@ -191,3 +191,24 @@ async def test_stages_after_a_recomputed_stage_are_recomputed_too(
     result = await execute(store, resources, (await submit(store, SOURCE, Depth.QUICK)).id, flows=flows)
     assert script.calls == {"first": 2, "second": 2}
     assert all(s.reused_from is None for s in result.stages)
+
+
+async def test_a_stage_is_reused_only_from_a_run_with_the_same_inputs(
+    store: RunStore, resources: Resources
+) -> None:
+    script = Script()
+    older = await submit(store, SOURCE, Depth.QUICK)
+    await execute(store, resources, older.id, flows=script.flows())
+    script.fail_second = TooLongError("too long")
+    newer = await submit(store, SOURCE, Depth.QUICK, fresh=True)  # recomputes "first", "second" fails
+    with pytest.raises(TooLongError):
+        await execute(store, resources, newer.id, flows=script.flows())
+    script.fail_second = None
+
+    result = await execute(
+        store, resources, (await submit(store, SOURCE, Depth.QUICK)).id, flows=script.flows()
+    )
+    first, second = result.stages
+    assert first.reused_from == newer.id
+    assert second.reused_from is None  # the older "second" was computed from another "first"
+    assert script.calls == {"first": 2, "second": 3}
