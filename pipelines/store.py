@@ -304,9 +304,9 @@ class RunStore:
         """The newest succeeded result of `stage` from another run of the same source.
 
         `depth=None` / `namespace=None` match any depth / namespace (for stages whose output
-        does not depend on them). `after=(stage, origin)` requires that the earlier run's
-        result of the previous stage came from the same origin run as ours, so a reused
-        result was computed from the very inputs this run has.
+        does not depend on them). `after=(stage, origin)` requires that, in the run where the
+        candidate result was computed, the previous stage's result came from `origin` too:
+        a reused result was computed from the very inputs this run has.
         Results that were themselves reused point at their origin, so chains stay short.
         """
         query = (
@@ -330,7 +330,7 @@ class RunStore:
             previous = aliased(StageRow)
             query = query.join(
                 previous,
-                (previous.run_id == StageRow.run_id)
+                (previous.run_id == func.coalesce(StageRow.reused_from, StageRow.run_id))
                 & (previous.stage == after[0])
                 & (func.coalesce(previous.reused_from, previous.run_id) == after[1]),
             )
