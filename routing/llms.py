@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import threading
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,9 @@ class _JSONObjectBackend(BaseLLM):
         """The configured context length."""
         return self.context_tokens
 
+    @abstractmethod
     def _complete(self, messages: list[dict[str, Any]], response_format: dict[str, Any] | None) -> str:
-        raise NotImplementedError  # each backend sends the request its own way
+        """Send one chat request (with the response format, when given) and return the text."""
 
     def call(
         self,

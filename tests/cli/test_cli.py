@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli import main
-from fakes.openai_server import ScriptedOpenAI
+from fakes.openai_server import ScriptedOpenAI, point_settings_at
 from fakes.scripted_flow import REPLIES
 
 DATA = Path(__file__).parent.parent / "data"
@@ -23,13 +23,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ScriptedOp
     monkeypatch.setenv("AUTOINTEL_DATA_DIR", str(tmp_path / "data"))
     server = ScriptedOpenAI(replies=dict(REPLIES))
     base = server.start_in_thread()
-    for name, value in {
-        "LLM_BASE_URL": base,
-        "LLM_MODEL": "scripted",
-        "EMBEDDINGS_BASE_URL": base,
-        "EMBEDDINGS_MODEL": "scripted",
-    }.items():
-        monkeypatch.setenv(name, value)
+    point_settings_at(base, monkeypatch.setenv)
     yield server
     server.stop_thread()
 

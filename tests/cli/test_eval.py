@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cli import main
-from fakes.openai_server import ScriptedOpenAI
+from fakes.openai_server import ScriptedOpenAI, point_settings_at
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -25,13 +25,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("AUTOINTEL_DATA_DIR", str(tmp_path / "data"))
     server = ScriptedOpenAI(replies={"VerdictOutput": always_supported})
     base = server.start_in_thread()
-    for name, value in {
-        "LLM_BASE_URL": base,
-        "LLM_MODEL": "scripted",
-        "EMBEDDINGS_BASE_URL": base,
-        "EMBEDDINGS_MODEL": "scripted",
-    }.items():
-        monkeypatch.setenv(name, value)
+    point_settings_at(base, monkeypatch.setenv)
     yield
     server.stop_thread()
 

@@ -159,6 +159,17 @@ class ScriptedOpenAI:
         return _json({"object": "list", "data": [{"id": "scripted", "object": "model", "owned_by": "tests"}]})
 
 
+def point_settings_at(base_url: str, setenv: Callable[[str, str], None]) -> None:
+    """Set the environment so that every model and embedding call goes to `base_url`."""
+    for name, value in {
+        "LLM_BASE_URL": base_url,
+        "LLM_MODEL": "scripted",
+        "EMBEDDINGS_BASE_URL": base_url,
+        "EMBEDDINGS_MODEL": "scripted",
+    }.items():
+        setenv(name, value)
+
+
 def _schema_name(body: dict[str, Any]) -> str | None:
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":
