@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/transcription.py
 	$(BIN)/python benchmarks/crew_parallel.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/long_term_memory.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
