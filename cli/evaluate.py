@@ -62,20 +62,20 @@ def load_dataset(path: Path, limit: int | None) -> list[dict[str, Any]]:
     return rows
 
 
-async def evaluate_factcheck(settings: Settings, rows: list[dict[str, Any]]) -> dict[str, Any]:
+async def evaluate_factcheck(settings: Settings, rows: list[dict[str, Any]], dataset: Path) -> dict[str, Any]:
     """Run every claim through retrieval + verification; return the figures."""
+    from memory.corpus import evidence_items
     from memory.embeddings import build_embedder
-    from memory.vector import REFERENCE_NAMESPACE, MemoryItem, VectorMemory
+    from memory.vector import REFERENCE_NAMESPACE, VectorMemory
     from pipelines.verify import check_claim
 
     embedder = build_embedder(settings)
     memory = await VectorMemory.open(settings, embedder, location=":memory:")
     try:
         items = [
-            MemoryItem(text=e["evidence"], kind="reference", source=e.get("article"))
-            for row in rows
-            for e in row.get("evidences", [])
-            if e.get("evidence")
+            item
+            for number, row in enumerate(rows, start=1)
+            for item in evidence_items(row.get("evidences") or [], dataset, number)
         ]
         started = time.perf_counter()
         await memory.upsert(REFERENCE_NAMESPACE, items)
@@ -141,7 +141,7 @@ async def run_eval(settings: Settings, dataset: str, limit: int | None, json_pat
 
     try:
         rows = load_dataset(Path(dataset), limit)
-        report = await evaluate_factcheck(settings, rows)
+        report = await evaluate_factcheck(settings, rows, Path(dataset))
     except DatasetError as exc:
         print(f"autointel: {exc}", file=sys.stderr)
         return 1

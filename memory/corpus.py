@@ -92,7 +92,7 @@ def _jsonl_items(text: str, path: Path) -> list[MemoryItem]:
         if not isinstance(obj, dict):
             raise CorpusError(f"{path} line {number} is not a JSON object")
         if isinstance(obj.get("evidences"), list):
-            items += _evidence_items(obj["evidences"], path, number)
+            items += evidence_items(obj["evidences"], path, number)
         elif isinstance(obj.get("text"), str):
             if obj["text"].strip():
                 source = obj.get("source") or obj.get("title") or path.name
@@ -105,7 +105,8 @@ def _jsonl_items(text: str, path: Path) -> list[MemoryItem]:
     return items
 
 
-def _evidence_items(evidences: list[Any], path: Path, number: int) -> list[MemoryItem]:
+def evidence_items(evidences: list[Any], path: Path, number: int) -> list[MemoryItem]:
+    """Reference items from one CLIMATE-FEVER line's `evidences` (sentence, article as source)."""
     items: list[MemoryItem] = []
     for evidence in evidences:
         if not isinstance(evidence, dict) or not isinstance(evidence.get("evidence"), str):
