@@ -39,13 +39,30 @@ class DiscordSettings(_Section):
     guild_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     api_base_url: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
+    # Who may run /autointel: members with these roles (empty = everyone who can see the command).
+    allowed_role_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    user_runs_per_hour: int = Field(default=10, ge=1)
+    guild_runs_per_hour: int = Field(default=60, ge=1)
+    max_active_runs_per_guild: int = Field(default=3, ge=1)
+    # Interaction tokens live 15 minutes; switch to the channel webhook this long after the command.
+    token_margin_seconds: float = Field(default=780, gt=0, le=900)
+    progress_edit_interval_seconds: float = Field(default=1.5, ge=0)
+    webhook_name: str = "AutoIntel"
 
-    @field_validator("guild_ids", mode="before")
+    @field_validator("guild_ids", "allowed_role_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
-        """Accept a comma-separated list of guild ids (empty = global commands)."""
+        """Accept a comma-separated list of ids (empty guild list = global commands)."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_name")
+    @classmethod
+    def _allowed_webhook_name(cls, value: str) -> str:
+        """Discord refuses webhook names containing "discord" or "clyde"."""
+        if not 1 <= len(value) <= 80 or any(word in value.lower() for word in ("discord", "clyde")):
+            raise ValueError('1-80 characters, without "discord" or "clyde"')
         return value
 
 
@@ -144,6 +161,7 @@ class PipelineSettings(_Section):
     allow_private_urls: bool = Field(default=False, validation_alias=AliasChoices("ALLOW_PRIVATE_URLS"))
     prefer_subtitles: bool = Field(default=True, validation_alias=AliasChoices("PREFER_SUBTITLES"))
     subtitle_language: str = Field(default="en", validation_alias=AliasChoices("SUBTITLE_LANGUAGE"))
+    queue_concurrency: int = Field(default=2, ge=1, le=64, validation_alias=AliasChoices("QUEUE_CONCURRENCY"))
 
     @property
     def max_filesize_bytes(self) -> int:

@@ -1,4 +1,4 @@
-"""The `autointel` command line: `analyze` a source, list `runs`, `memory search` / `memory ingest`.
+"""The `autointel` command line: `analyze` a source, list `runs`, `memory search` / `memory ingest`, `bot`.
 
 Every failure ends in one line on stderr and a non-zero exit code:
 1 for a failed command (bad source, failed stage, unreachable store), 2 for bad settings
@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list recent runs with their stage status")
     runs.add_argument("--limit", type=int, default=20, help="how many runs to show (default 20)")
 
+    commands.add_parser("bot", help="run the Discord bot (needs DISCORD_BOT_TOKEN)")
+
     memory = commands.add_parser("memory", help="search long-term memory or load a reference corpus into it")
     actions = memory.add_subparsers(dest="action", required=True, metavar="ACTION")
     search = actions.add_parser("search", help="print the memories closest to a query")
@@ -86,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(
             analyze(settings, args.source, Depth(args.depth), args.fresh, args.json_path, args.markdown_path)
         )
+    if args.command == "bot":
+        from cli.bot import start_bot
+
+        return start_bot(settings)
     if args.command == "eval":
         from cli.evaluate import run_eval
 

@@ -165,7 +165,11 @@ async def _run_stage(
     except (Exception, asyncio.CancelledError) as exc:
         elapsed = time.perf_counter() - started
         if isinstance(exc, asyncio.CancelledError):
-            code, message, status = "cancelled", "the run was cancelled", "cancelled"
+            # A user's cancel marks the run first; any other cancellation is a shutdown: resume later.
+            if (await store.get_run(deps.run_id)).status == "cancelled":
+                code, message, status = "cancelled", "the run was cancelled", "cancelled"
+            else:
+                code, message, status = "interrupted", "interrupted by a shutdown; it resumes", "interrupted"
         elif isinstance(exc, PipelineError):
             code, message, status = exc.code, exc.message, "failed"
         else:

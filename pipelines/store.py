@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -203,11 +203,54 @@ class RunStore:
             raise RunNotFoundError(f"no run with id {run_id!r}")
         return _run_record(row)
 
-    async def list_runs(self, limit: int = 20) -> list[RunRecord]:
-        """The most recent runs, newest first."""
+    async def list_runs(self, limit: int = 20, *, namespace: str | None = None) -> list[RunRecord]:
+        """The most recent runs (of one namespace when given), newest first."""
+        query = select(RunRow).order_by(RunRow.created_at.desc()).limit(limit)
+        if namespace is not None:
+            query = query.where(RunRow.namespace == namespace)
         async with self._sessions() as session:
-            rows = await session.scalars(select(RunRow).order_by(RunRow.created_at.desc()).limit(limit))
-            return [_run_record(row) for row in rows]
+            return [_run_record(row) for row in await session.scalars(query)]
+
+    async def count_runs(
+        self,
+        *,
+        namespace: str | None = None,
+        requester: str | None = None,
+        since: datetime | None = None,
+        statuses: tuple[str, ...] | None = None,
+    ) -> tuple[int, datetime | None]:
+        """How many runs match, and the oldest one's creation time (for "try again at" answers)."""
+        query = select(func.count(), func.min(RunRow.created_at))
+        if namespace is not None:
+            query = query.where(RunRow.namespace == namespace)
+        if requester is not None:
+            query = query.where(RunRow.requester == requester)
+        if since is not None:
+            query = query.where(RunRow.created_at >= since)
+        if statuses is not None:
+            query = query.where(RunRow.status.in_(statuses))
+        async with self._sessions() as session:
+            count, oldest = (await session.execute(query)).one()
+        if isinstance(oldest, datetime) and oldest.tzinfo is None:  # aggregates bypass UTCDateTime
+            oldest = oldest.replace(tzinfo=UTC)
+        return int(count), oldest
+
+    async def find_finished(self, source_key: str, depth: Depth, pipeline_version: str) -> RunRecord | None:
+        """The newest succeeded run of this source at this depth and pipeline version."""
+        query = (
+            select(RunRow)
+            .where(
+                RunRow.source_key == source_key,
+                RunRow.depth == depth.value,
+                RunRow.pipeline_version == pipeline_version,
+                RunRow.status == "succeeded",
+            )
+            .order_by(RunRow.finished_at.desc())
+            .limit(1)
+        )
+        async with self._sessions() as session:
+            row = (await session.scalars(query)).first()
+        return _run_record(row) if row else None
 
     async def set_run_status(
         self,

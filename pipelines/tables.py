@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -92,3 +93,39 @@ class StageRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     duration_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class DeliveryRow(Base):
+    """Where a run's progress and briefing go, and how far delivery got (exactly once per destination).
+
+    `state` moves pending → delivering (claimed by one process) → delivered; `parts_sent`
+    counts the briefing messages already posted, so a resumed delivery continues after them.
+    The interaction token is a 15-minute credential: it is erased once it is known to be dead.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    destination: Mapped[str] = mapped_column(String(64))
+    guild_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    application_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    interaction_token: Mapped[str | None] = mapped_column(Text, default=None)
+    interaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    status_route: Mapped[str | None] = mapped_column(String(16), default=None)
+    status_message_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    route: Mapped[str | None] = mapped_column(String(16), default=None)
+    parts_sent: Mapped[int] = mapped_column(default=0)
+    message_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "destination", name="uq_deliveries_destination"),
+        Index("ix_deliveries_state", "state"),
+    )

@@ -1,0 +1,86 @@
+"""The Discord client: built once with the run store and resources, syncs commands, recovers on start.
+
+`run_bot(settings)` is what `autointel bot` runs: it points discord.py at DISCORD_API_BASE_URL
+and DISCORD_GATEWAY_URL, opens the services, and runs the client until it is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+from discord import app_commands
+
+from bot.commands import Commands
+from bot.delivery import NO_MENTIONS, Deliverer
+from bot.endpoints import use_discord_endpoints
+from bot.service import RunService
+from pipelines.deliveries import DeliveryStore
+from pipelines.service import open_services
+from pipelines.stage import Resources
+from pipelines.store import RunStore
+from settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+
+class AutoIntelBot(discord.Client):
+    """discord.py client with the AutoIntel commands, delivery chain and run queue."""
+
+    def __init__(
+        self, settings: Settings, store: RunStore, resources: Resources, *, guild_ready_timeout: float = 2.0
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            intents=intents, allowed_mentions=NO_MENTIONS, guild_ready_timeout=guild_ready_timeout
+        )
+        self.settings = settings
+        self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
+        self.deliverer = Deliverer(self, DeliveryStore(store.engine), settings.discord)
+        self.service = RunService(settings, store, resources, self.deliverer)
+        Commands(self.service).register(self.tree)
+        self._recovery: asyncio.Task[tuple[int, int]] | None = None
+
+    async def setup_hook(self) -> None:
+        """Sync the commands (to DISCORD_GUILD_IDS, or globally), then deliver what is owed."""
+        guild_ids = self.settings.discord.guild_ids
+        if guild_ids:
+            for guild_id in guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d commands to guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+        self._recovery = asyncio.create_task(self.service.recover(), name="recover-deliveries")
+
+    async def recovered(self) -> tuple[int, int]:
+        """Wait for the start-up recovery: (owed deliveries attempted, runs re-queued)."""
+        return await self._recovery if self._recovery else (0, 0)
+
+    async def close(self) -> None:
+        """Stop the queue (running runs resume on the next start), then disconnect."""
+        if self._recovery is not None and not self._recovery.done():
+            self._recovery.cancel()
+        await self.service.close()
+        await super().close()
+
+
+def bot_token(settings: Settings) -> str:
+    """The bot token, or a `SettingsError` saying how to set it."""
+    if settings.discord.bot_token is None or not settings.discord.bot_token.get_secret_value().strip():
+        raise SettingsError("DISCORD_BOT_TOKEN is not set: create a bot in the Discord developer portal")
+    return settings.discord.bot_token.get_secret_value().strip()
+
+
+async def run_bot(settings: Settings, *, guild_ready_timeout: float = 2.0) -> None:
+    """Run the bot until it is closed or cancelled."""
+    token = bot_token(settings)
+    use_discord_endpoints(settings.discord.api_base_url, settings.discord.gateway_url)
+    async with open_services(settings) as (store, resources):
+        bot = AutoIntelBot(settings, store, resources, guild_ready_timeout=guild_ready_timeout)
+        async with bot:
+            await bot.start(token)

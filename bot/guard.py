@@ -1,0 +1,57 @@
+"""Who may start runs and how many: the role allow-list, hourly limits and the active-runs quota.
+
+Counts come from the run store, so limits hold across restarts and across bot processes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import discord
+
+from bot.errors import NotAllowedError, RateLimitedError
+from pipelines.store import RunStore
+from pipelines.tables import utcnow
+from settings import DiscordSettings
+
+ACTIVE = ("queued", "running", "interrupted")
+HOUR = timedelta(hours=1)
+
+
+def is_admin(member: discord.Member | discord.User) -> bool:
+    """Administrator or Manage Server in the guild where the command was used."""
+    permissions = getattr(member, "guild_permissions", None)
+    return bool(permissions and (permissions.administrator or permissions.manage_guild))
+
+
+def check_role(member: discord.Member | discord.User, settings: DiscordSettings) -> None:
+    """Refuse members outside DISCORD_ALLOWED_ROLE_IDS (admins always pass; empty list = everyone)."""
+    if not settings.allowed_role_ids or is_admin(member):
+        return
+    roles = {role.id for role in getattr(member, "roles", [])}
+    if roles.isdisjoint(settings.allowed_role_ids):
+        raise NotAllowedError("you need one of this server's AutoIntel roles to start an analysis.")
+
+
+async def check_quota(store: RunStore, settings: DiscordSettings, *, requester: str, namespace: str) -> None:
+    """Refuse a new run over the per-user or per-guild hourly limit or the active-runs quota."""
+    since = utcnow() - HOUR
+    count, oldest = await store.count_runs(requester=requester, since=since)
+    if count >= settings.user_runs_per_hour:
+        raise RateLimitedError(
+            f"you have started {count} analyses in the last hour (limit {settings.user_runs_per_hour})",
+            oldest + HOUR if oldest else None,
+        )
+    count, oldest = await store.count_runs(namespace=namespace, since=since)
+    limit = settings.guild_runs_per_hour
+    if count >= limit:
+        raise RateLimitedError(
+            f"this server has started {count} analyses in the last hour (limit {limit})",
+            oldest + HOUR if oldest else None,
+        )
+    active, _ = await store.count_runs(namespace=namespace, statuses=ACTIVE)
+    if active >= settings.max_active_runs_per_guild:
+        raise RateLimitedError(
+            f"this server already has {active} analyses in progress (limit "
+            f"{settings.max_active_runs_per_guild}); try again when one finishes"
+        )

@@ -1,0 +1,172 @@
+"""Runs for Discord: submit with a destination, execute in the queue, show progress, deliver the outcome.
+
+`RunService` is the part of the bot that is not a slash command: it registers where a run's
+results go (a delivery record per channel), runs queued runs through the pipeline runner
+while a `ProgressBoard` edits the progress message, and delivers the briefing (or the reason
+there is none) exactly once. On start, `recover()` delivers results that finished while the
+bot was down and re-queues runs that were interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.delivery import Deliverer
+from bot.errors import user_message
+from bot.progress import ProgressBoard
+from bot.render import DEFAULT_ATTACHMENT_LIMIT, MessagePart, render_briefing, render_failure
+from pipelines.deliveries import DeliveryRecord, DeliveryStore
+from pipelines.errors import PipelineError
+from pipelines.flow import FLOWS
+from pipelines.models import Briefing, Depth, Source
+from pipelines.queue import LocalQueue
+from pipelines.runner import execute, submit
+from pipelines.stage import Resources
+from pipelines.store import RunRecord, RunStore
+from pipelines.tables import utcnow
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a run's progress and briefing go: a channel, and the interaction while its token lives."""
+
+    channel_id: int
+    guild_id: int | None
+    application_id: int | None = None
+    interaction_token: str | None = None
+    attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT
+
+    @property
+    def key(self) -> str:
+        """The destination's name in delivery records."""
+        return f"channel:{self.channel_id}"
+
+
+class RunService:
+    """Submits, executes and delivers runs for the bot."""
+
+    def __init__(
+        self, settings: Settings, store: RunStore, resources: Resources, deliverer: Deliverer
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.resources = resources
+        self.deliverer = deliverer
+        self.deliveries: DeliveryStore = deliverer.deliveries
+        self.queue = LocalQueue(self.run_job, settings.pipeline.queue_concurrency)
+        self._attachment_limits: dict[str, int] = {}
+
+    async def submit(
+        self, source: Source, depth: Depth, destination: Destination, *, requester: str, namespace: str
+    ) -> tuple[RunRecord, DeliveryRecord]:
+        """Record a run and where its results go (the run starts when `enqueue` is called)."""
+        run = await submit(self.store, source, depth, requester=requester, namespace=namespace)
+        record = await self.deliveries.add(
+            run.id,
+            destination.key,
+            channel_id=str(destination.channel_id),
+            guild_id=str(destination.guild_id) if destination.guild_id else None,
+            application_id=str(destination.application_id) if destination.application_id else None,
+            interaction_token=destination.interaction_token,
+            interaction_at=utcnow() if destination.interaction_token else None,
+        )
+        self._attachment_limits[run.id] = destination.attachment_limit
+        return run, record
+
+    def enqueue(self, run_id: str) -> int:
+        """Queue a run; its position (0 = starting now)."""
+        return self.queue.enqueue(run_id)
+
+    async def cancel(self, run: RunRecord) -> bool:
+        """Cancel a queued or running run (False when it had already finished)."""
+        if run.status not in ("queued", "running", "interrupted"):
+            return False
+        await self.store.set_run_status(
+            run.id, "cancelled", error_code="cancelled", error_message="cancelled"
+        )
+        if not self.queue.cancel(run.id):  # not running here: nothing will report it, so report now
+            await self.deliver_outcome(run.id)
+        return True
+
+    async def show(self, run_id: str, part: MessagePart) -> None:
+        """Show `part` as the progress message of every destination of the run."""
+        for record in await self.deliveries.for_run(run_id):
+            await self.deliverer.show_status(record, part)
+
+    async def run_job(self, run_id: str) -> None:
+        """Execute (or resume) a run with live progress, then deliver its outcome."""
+        run = await self.store.get_run(run_id)
+        stages = [stage.name for stage in FLOWS[run.depth]]
+        board = ProgressBoard(
+            run.id,
+            stages,
+            run.source.location,
+            run.depth.value,
+            lambda part: self.show(run.id, part),
+            interval=self.settings.discord.progress_edit_interval_seconds,
+        )
+        try:
+            await execute(self.store, self.resources, run.id, on_progress=board.update)
+        except PipelineError as exc:
+            await board.finish("failed", user_message(exc, run.id))
+        except asyncio.CancelledError:
+            if (await self.store.get_run(run.id)).status == "cancelled":
+                await board.finish("cancelled")
+                await self.deliver_outcome(run.id)
+            raise
+        else:
+            await board.finish("succeeded")
+        await self.deliver_outcome(run.id)
+
+    async def outcome_parts(self, run: RunRecord) -> list[MessagePart] | None:
+        """The messages that report a finished run (None while it has not finished)."""
+        if run.status == "succeeded":
+            stored = {record.stage: record for record in await self.store.stages(run.id)}
+            brief = stored.get("brief")
+            if brief is not None and brief.output_json:
+                briefing = Briefing.model_validate_json(brief.output_json)
+                limit = self._attachment_limits.get(run.id, DEFAULT_ATTACHMENT_LIMIT)
+                return render_briefing(briefing, run.id, attachment_limit=limit)
+        if run.status in ("succeeded", "failed", "cancelled"):
+            if run.status == "cancelled":
+                return [render_failure(run.id, "The run was cancelled.", cancelled=True)]
+            internal = run.error_code in (None, "internal_error")
+            reason = (
+                "internal error; an admin can find details in the logs" if internal else run.error_message
+            )
+            return [render_failure(run.id, f"{reason} (run {run.id})")]
+        return None
+
+    async def deliver_outcome(self, run_id: str) -> None:
+        """Deliver a finished run's briefing or failure to every destination still owed it."""
+        run = await self.store.get_run(run_id)
+        parts = await self.outcome_parts(run)
+        if parts is None:
+            return
+        for record in await self.deliveries.for_run(run.id):
+            if record.state != "delivered":
+                await self.deliverer.deliver(record, parts)
+
+    async def recover(self) -> tuple[int, int]:
+        """Deliver results finished while the bot was down; re-queue interrupted runs.
+
+        Returns (deliveries attempted, runs re-queued).
+        """
+        owed = await self.deliveries.undelivered()
+        for run_id in dict.fromkeys(record.run_id for record in owed):
+            await self.deliver_outcome(run_id)
+        unfinished = await self.deliveries.unfinished_runs()
+        for run_id in unfinished:
+            self.queue.enqueue(run_id)
+        if owed or unfinished:
+            log.info("recovered %d owed deliveries and %d unfinished runs", len(owed), len(unfinished))
+        return len(owed), len(unfinished)
+
+    async def close(self) -> None:
+        """Stop running jobs (they resume on the next start)."""
+        await self.queue.close()
