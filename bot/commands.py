@@ -116,7 +116,7 @@ class Commands:
         """Validate, defer, submit and answer with the run id and queue position."""
         received = time.perf_counter()
         namespace = namespace_of(interaction)
-        check_role(interaction.user, self.settings.discord)
+        check_role(interaction, self.settings.discord)
         if (url is None) == (attachment is None):
             raise BadRequestError("give either a url or an attachment (one of them).")
         source: Source | None = None
@@ -201,7 +201,7 @@ class Commands:
         @app_commands.describe(run="Run id (or its first 6+ characters)")
         async def cancel(interaction: discord.Interaction, run: str) -> None:
             record = await self._guild_run(interaction, run)
-            if record.requester != str(interaction.user.id) and not is_admin(interaction.user):
+            if record.requester != str(interaction.user.id) and not is_admin(interaction):
                 raise NotAllowedError("only the member who started this analysis or an admin can cancel it.")
             if await self.service.cancel(record):
                 text = f"Cancelled run `{record.id}`."

@@ -18,17 +18,18 @@ ACTIVE = ("queued", "running", "interrupted")
 HOUR = timedelta(hours=1)
 
 
-def is_admin(member: discord.Member | discord.User) -> bool:
-    """Administrator or Manage Server in the guild where the command was used."""
-    permissions = getattr(member, "guild_permissions", None)
-    return bool(permissions and (permissions.administrator or permissions.manage_guild))
+def is_admin(interaction: discord.Interaction) -> bool:
+    """Administrator or Manage Server, from the permissions Discord resolved for this interaction."""
+    permissions = interaction.permissions
+    return permissions.administrator or permissions.manage_guild
 
 
-def check_role(member: discord.Member | discord.User, settings: DiscordSettings) -> None:
+def check_role(interaction: discord.Interaction, settings: DiscordSettings) -> None:
     """Refuse members outside DISCORD_ALLOWED_ROLE_IDS (admins always pass; empty list = everyone)."""
-    if not settings.allowed_role_ids or is_admin(member):
+    if not settings.allowed_role_ids or is_admin(interaction):
         return
-    roles = {role.id for role in getattr(member, "roles", [])}
+    # The role ids Discord sent with the interaction (`roles` would drop ids missing from the cache).
+    roles = set(getattr(interaction.user, "_roles", ()))
     if roles.isdisjoint(settings.allowed_role_ids):
         raise NotAllowedError("you need one of this server's AutoIntel roles to start an analysis.")
 

@@ -1,0 +1,140 @@
+"""Discord's numbers: permission bits, message flags, intents, limits and JSON error codes."""
+
+from __future__ import annotations
+
+import discord
+
+# Permission bits (https://discord.com/developers/docs/topics/permissions).
+CREATE_INSTANT_INVITE = 1 << 0
+ADMINISTRATOR = 1 << 3
+ADD_REACTIONS = 1 << 6
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+SEND_TTS_MESSAGES = 1 << 12
+MANAGE_MESSAGES = 1 << 13
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
+MENTION_EVERYONE = 1 << 17
+USE_EXTERNAL_EMOJIS = 1 << 18
+CONNECT = 1 << 20
+SPEAK = 1 << 21
+CHANGE_NICKNAME = 1 << 26
+MANAGE_WEBHOOKS = 1 << 29
+USE_APPLICATION_COMMANDS = 1 << 31
+SEND_MESSAGES_IN_THREADS = 1 << 38
+ALL_PERMISSIONS = discord.Permissions.all().value
+PERMISSION_NAMES: dict[str, int] = dict(discord.Permissions.VALID_FLAGS)
+
+# What @everyone may do in a new guild (a realistic subset of Discord's defaults).
+DEFAULT_EVERYONE_PERMISSIONS = (
+    CREATE_INSTANT_INVITE
+    | ADD_REACTIONS
+    | VIEW_CHANNEL
+    | SEND_MESSAGES
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | READ_MESSAGE_HISTORY
+    | USE_EXTERNAL_EMOJIS
+    | CONNECT
+    | SPEAK
+    | CHANGE_NICKNAME
+    | USE_APPLICATION_COMMANDS
+    | SEND_MESSAGES_IN_THREADS
+)
+# The bot's managed role. MENTION_EVERYONE is included so a missing allowed_mentions really pings.
+DEFAULT_BOT_PERMISSIONS = (
+    VIEW_CHANNEL
+    | SEND_MESSAGES
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | READ_MESSAGE_HISTORY
+    | MANAGE_WEBHOOKS
+    | MENTION_EVERYONE
+)
+
+# Message flags.
+FLAG_SUPPRESS_EMBEDS = 1 << 2
+FLAG_EPHEMERAL = 1 << 6
+FLAG_LOADING = 1 << 7
+FLAG_SUPPRESS_NOTIFICATIONS = 1 << 12
+FLAG_IS_COMPONENTS_V2 = 1 << 15
+EDITABLE_FLAGS = FLAG_SUPPRESS_EMBEDS | FLAG_IS_COMPONENTS_V2
+
+# Gateway intents the emulator looks at.
+INTENT_GUILDS = 1 << 0
+INTENT_GUILD_MEMBERS = 1 << 1
+INTENT_GUILD_MESSAGES = 1 << 9
+INTENT_MESSAGE_CONTENT = 1 << 15
+
+# Gateway opcodes.
+OP_DISPATCH = 0
+OP_HEARTBEAT = 1
+OP_IDENTIFY = 2
+OP_PRESENCE_UPDATE = 3
+OP_VOICE_STATE_UPDATE = 4
+OP_RESUME = 6
+OP_RECONNECT = 7
+OP_REQUEST_GUILD_MEMBERS = 8
+OP_INVALID_SESSION = 9
+OP_HELLO = 10
+OP_HEARTBEAT_ACK = 11
+
+# Limits.
+MAX_CONTENT = 2000
+MAX_EMBEDS = 10
+MAX_EMBED_TITLE = 256
+MAX_EMBED_DESCRIPTION = 4096
+MAX_EMBED_FIELDS = 25
+MAX_FIELD_NAME = 256
+MAX_FIELD_VALUE = 1024
+MAX_FOOTER_TEXT = 2048
+MAX_AUTHOR_NAME = 256
+MAX_EMBED_TOTAL = 6000
+MAX_FILES = 10
+MAX_WEBHOOKS_PER_CHANNEL = 15
+MAX_WEBHOOK_NAME = 80
+DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
+
+# JSON error codes (https://discord.com/developers/docs/topics/opcodes-and-status-codes).
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_GUILD = 10004
+UNKNOWN_MEMBER = 10007
+UNKNOWN_MESSAGE = 10008
+UNKNOWN_USER = 10013
+UNKNOWN_WEBHOOK = 10015
+UNKNOWN_APPLICATION_COMMAND = 10063
+UNKNOWN_INTERACTION = 10062
+NOT_AUTHORIZED_FOR_APPLICATION = 20012
+MAX_WEBHOOKS_REACHED = 30007
+REQUEST_TOO_LARGE = 40005
+ALREADY_ACKNOWLEDGED = 40060
+MISSING_ACCESS = 50001
+CANNOT_EDIT_OTHERS_MESSAGE = 50005
+EMPTY_MESSAGE = 50006
+MISSING_PERMISSIONS = 50013
+INVALID_WEBHOOK_TOKEN = 50027
+INVALID_FORM_BODY = 50035
+INVALID_JSON = 50109
+
+ERROR_MESSAGES: dict[int, str] = {
+    UNKNOWN_CHANNEL: "Unknown Channel",
+    UNKNOWN_GUILD: "Unknown Guild",
+    UNKNOWN_MEMBER: "Unknown Member",
+    UNKNOWN_MESSAGE: "Unknown Message",
+    UNKNOWN_USER: "Unknown User",
+    UNKNOWN_WEBHOOK: "Unknown Webhook",
+    UNKNOWN_APPLICATION_COMMAND: "Unknown application command",
+    UNKNOWN_INTERACTION: "Unknown interaction",
+    NOT_AUTHORIZED_FOR_APPLICATION: "You are not authorized to perform this action on this application",
+    MAX_WEBHOOKS_REACHED: f"Maximum number of webhooks reached ({MAX_WEBHOOKS_PER_CHANNEL})",
+    REQUEST_TOO_LARGE: "Request entity too large",
+    ALREADY_ACKNOWLEDGED: "Interaction has already been acknowledged.",
+    MISSING_ACCESS: "Missing Access",
+    CANNOT_EDIT_OTHERS_MESSAGE: "Cannot edit a message authored by another user",
+    EMPTY_MESSAGE: "Cannot send an empty message",
+    MISSING_PERMISSIONS: "Missing Permissions",
+    INVALID_WEBHOOK_TOKEN: "Invalid Webhook Token",
+    INVALID_FORM_BODY: "Invalid Form Body",
+    INVALID_JSON: "The request body contains invalid JSON.",
+}
