@@ -4,7 +4,8 @@
 `concurrency` at a time, in arrival order. Enqueueing a run that is already waiting or
 running is a no-op that returns its position. `cancel` drops a waiting run or cancels the
 running task; `close` cancels what runs (a shutdown: those runs resume on the next start,
-since every finished stage is stored) and forgets what waits (still queued in the store).
+since every finished stage is stored) and forgets what waits or arrives later (still queued
+in the store).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ class LocalQueue:
 
     def enqueue(self, run_id: str) -> int:
         """Queue a run (no-op if queued or running); returns its position (0 = running now)."""
-        if self._closed:
-            raise RuntimeError("the queue is closed")
+        if self._closed:  # shutting down: the run stays queued in the store and starts next time
+            log.info("queue closed; run %s stays queued", run_id)
+            return 0
         if run_id not in self._running and run_id not in self._waiting:
             self._waiting.append(run_id)
             self._idle.clear()

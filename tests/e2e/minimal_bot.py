@@ -23,7 +23,9 @@ MakeBot = Callable[..., Awaitable["MinimalBot"]]
 
 
 async def _unset(interaction: discord.Interaction, **_: Any) -> None:
-    raise AssertionError(f"no handler set for /{interaction.command.qualified_name if interaction.command else '?'}")
+    raise AssertionError(
+        f"no handler set for /{interaction.command.qualified_name if interaction.command else '?'}"
+    )
 
 
 @dataclass
@@ -40,9 +42,9 @@ class MinimalBot:
     handlers: dict[str, Handler] = field(default_factory=dict)
     results: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
 
-    async def result(self, timeout: float = 5.0) -> Any:
-        """The next handler outcome (a value, or the exception it raised)."""
-        return await asyncio.wait_for(self.results.get(), timeout)
+    async def result(self) -> Any:
+        """The next handler outcome (a value, or the exception it raised), within 5 s."""
+        return await asyncio.wait_for(self.results.get(), 5.0)
 
     async def close(self) -> None:
         """Close the client cleanly and wait for its task."""
@@ -65,7 +67,10 @@ def _define_commands(bot: MinimalBot) -> None:
     @tree.command(name="autointel", description="Analyse a video")
     @app_commands.describe(url="Link to the video", depth="How deep", attachment="A file instead of a link")
     @app_commands.choices(
-        depth=[app_commands.Choice(name="Quick", value="quick"), app_commands.Choice(name="Deep", value="deep")]
+        depth=[
+            app_commands.Choice(name="Quick", value="quick"),
+            app_commands.Choice(name="Deep", value="deep"),
+        ]
     )
     async def autointel(
         interaction: discord.Interaction,

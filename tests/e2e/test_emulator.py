@@ -13,6 +13,7 @@ from discord.webhook.async_ import async_context, interaction_response_params
 
 from e2e.minimal_bot import MakeBot, MinimalBot
 
+
 async def test_login_syncs_guild_commands_and_answers_plain_json(mini_bot: MinimalBot) -> None:
     emu = mini_bot.emu
     commands = {c["name"]: c for c in emu.registered_commands(mini_bot.guild_id)}
@@ -25,7 +26,10 @@ async def test_login_syncs_guild_commands_and_answers_plain_json(mini_bot: Minim
     guild = mini_bot.client.get_guild(mini_bot.guild_id)
     assert guild is not None and guild.get_channel(mini_bot.channel_id) is not None
     assert guild.member_count == 3 and guild.me is not None and guild.me.id == emu.bot_user_id
-    assert [r[:3] for r in emu.requests[:2]] == [("GET", "/users/@me", 200), ("GET", "/oauth2/applications/@me", 200)]
+    assert [r[:3] for r in emu.requests[:2]] == [
+        ("GET", "/users/@me", 200),
+        ("GET", "/oauth2/applications/@me", 200),
+    ]
     async with aiohttp.ClientSession() as session:
         headers = {"Authorization": f"Bot {emu.bot_token}"}
         async with session.get(f"{emu.api_base_url}/users/@me", headers=headers) as response:
@@ -43,18 +47,27 @@ async def test_defer_edit_and_followup_with_file(mini_bot: MinimalBot) -> None:
 
     mini_bot.handlers["autointel"] = handler
     interaction = await mini_bot.emu.invoke(
-        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "https://x.test/v", "depth": "quick"}
+        mini_bot.guild_id,
+        mini_bot.channel_id,
+        mini_bot.user_id,
+        "autointel",
+        options={"url": "https://x.test/v", "depth": "quick"},
     )
     sent = await mini_bot.result()
     assert isinstance(sent, discord.WebhookMessage) and sent.attachments[0].filename == "report.md"
     await interaction.wait_ack()
-    assert interaction.response_type == 5 and interaction.ack_latency is not None and interaction.ack_latency < 3
+    assert (
+        interaction.response_type == 5 and interaction.ack_latency is not None and interaction.ack_latency < 3
+    )
     original = interaction.original_message
     assert original is not None and original.content == "Analysing https://x.test/v (quick)"
     assert not original.loading and len(original.edits) == 1 and original.edits[0].previous.flags & 128
     [followup] = interaction.followups
     assert followup.via == "followup" and followup.content == "Done" and followup.id == sent.id
-    assert followup.attachments[0].data == b"# Report\n" and followup.attachments[0].content_type == "text/markdown"
+    assert (
+        followup.attachments[0].data == b"# Report\n"
+        and followup.attachments[0].content_type == "text/markdown"
+    )
     assert [m.via for m in mini_bot.emu.messages] == ["interaction_response", "followup"]
 
 
@@ -63,7 +76,14 @@ async def test_ephemeral_response_is_recorded_and_hidden_from_history(mini_bot: 
         await interaction.response.send_message("only you", ephemeral=True)
 
     mini_bot.handlers["runs status"] = handler
-    interaction = await mini_bot.emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "runs", subcommand="status", options={"run": "abc"})
+    interaction = await mini_bot.emu.invoke(
+        mini_bot.guild_id,
+        mini_bot.channel_id,
+        mini_bot.user_id,
+        "runs",
+        subcommand="status",
+        options={"run": "abc"},
+    )
     assert await mini_bot.result() is None
     assert interaction.ephemeral and interaction.response_type == 4
     message = await mini_bot.emu.wait_for_message(lambda m: m.content == "only you")
@@ -79,7 +99,12 @@ async def test_first_followup_after_a_defer_completes_the_loading_message(mini_b
 
     mini_bot.handlers["runs cancel"] = handler
     interaction = await mini_bot.emu.invoke(
-        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "runs", subcommand="cancel", options={"run": "r1", "force": True}
+        mini_bot.guild_id,
+        mini_bot.channel_id,
+        mini_bot.user_id,
+        "runs",
+        subcommand="cancel",
+        options={"run": "r1", "force": True},
     )
     sent = await mini_bot.result()
     original = interaction.original_message
@@ -104,11 +129,15 @@ async def test_callback_after_the_deadline_is_unknown_interaction(make_mini_bot:
         return late, None
 
     mini_bot.handlers["autointel"] = handler
-    interaction = await mini_bot.emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"})
+    interaction = await mini_bot.emu.invoke(
+        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"}
+    )
     late, followup = await mini_bot.result()
     assert late.status == 404 and late.code == 10062
     assert followup is not None and followup.code == 10015
-    assert interaction.deadline_missed and not interaction.acknowledged.is_set() and mini_bot.emu.messages == []
+    assert (
+        interaction.deadline_missed and not interaction.acknowledged.is_set() and mini_bot.emu.messages == []
+    )
 
 
 async def test_second_acknowledgement_is_rejected(mini_bot: MinimalBot) -> None:
@@ -124,7 +153,9 @@ async def test_second_acknowledgement_is_rejected(mini_bot: MinimalBot) -> None:
         return None
 
     mini_bot.handlers["autointel"] = handler
-    await mini_bot.emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"})
+    await mini_bot.emu.invoke(
+        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"}
+    )
     error = await mini_bot.result()
     assert isinstance(error, discord.HTTPException) and error.status == 400 and error.code == 40060
     assert [m.content for m in mini_bot.emu.messages] == ["first"]
@@ -137,7 +168,9 @@ async def test_concurrent_callbacks_acknowledge_exactly_once(mini_bot: MinimalBo
         started.set()
 
     mini_bot.handlers["autointel"] = handler
-    interaction = await mini_bot.emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"})
+    interaction = await mini_bot.emu.invoke(
+        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"}
+    )
     await mini_bot.result()
     url = f"{mini_bot.emu.api_base_url}/interactions/{interaction.id}/{interaction.token}/callback"
     async with aiohttp.ClientSession() as session:
@@ -164,7 +197,9 @@ async def test_expired_token_gives_invalid_webhook_token(make_mini_bot: MakeBot)
         return None
 
     mini_bot.handlers["autointel"] = handler
-    interaction = await mini_bot.emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"})
+    interaction = await mini_bot.emu.invoke(
+        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"}
+    )
     error = await mini_bot.result()
     assert isinstance(error, discord.HTTPException) and error.status == 401 and error.code == 50027
     assert interaction.expired
@@ -184,7 +219,9 @@ async def test_expire_interaction_tokens_now(mini_bot: MinimalBot) -> None:
         return None
 
     mini_bot.handlers["autointel"] = handler
-    interaction = await mini_bot.emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"})
+    interaction = await mini_bot.emu.invoke(
+        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"}
+    )
     await interaction.wait_ack()
     mini_bot.emu.expire_interaction_tokens()
     gate.set()
@@ -202,7 +239,9 @@ async def test_followup_before_acknowledging_is_unknown_webhook(mini_bot: Minima
         return None
 
     mini_bot.handlers["autointel"] = handler
-    await mini_bot.emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"})
+    await mini_bot.emu.invoke(
+        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"}
+    )
     error = await mini_bot.result()
     assert isinstance(error, discord.NotFound) and error.code == 10015
 
@@ -218,7 +257,12 @@ async def test_attachment_option_downloads_from_the_cdn(mini_bot: MinimalBot) ->
 
     mini_bot.handlers["autointel"] = handler
     await mini_bot.emu.invoke(
-        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"}, attachments={"attachment": attachment}
+        mini_bot.guild_id,
+        mini_bot.channel_id,
+        mini_bot.user_id,
+        "autointel",
+        options={"url": "u"},
+        attachments={"attachment": attachment},
     )
     assert await mini_bot.result() == ("clip.ogg", "audio/ogg", len(audio), audio)
 
@@ -228,11 +272,19 @@ async def test_invoke_checks_options_against_the_synced_command(mini_bot: Minima
     with pytest.raises(LookupError):
         await emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "unknown")
     with pytest.raises(ValueError, match="choices"):
-        await emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u", "depth": "x"})
+        await emu.invoke(
+            mini_bot.guild_id,
+            mini_bot.channel_id,
+            mini_bot.user_id,
+            "autointel",
+            options={"url": "u", "depth": "x"},
+        )
     with pytest.raises(ValueError, match="required"):
         await emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={})
     with pytest.raises(ValueError, match="subcommand"):
-        await emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "runs", options={"run": "a"})
+        await emu.invoke(
+            mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "runs", options={"run": "a"}
+        )
     assert emu.interactions == []
 
 
@@ -246,7 +298,14 @@ async def test_twenty_interactions_at_once(mini_bot: MinimalBot) -> None:
     mini_bot.handlers["runs status"] = handler
     interactions = await asyncio.gather(
         *(
-            mini_bot.emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "runs", subcommand="status", options={"run": f"r{i}"})
+            mini_bot.emu.invoke(
+                mini_bot.guild_id,
+                mini_bot.channel_id,
+                mini_bot.user_id,
+                "runs",
+                subcommand="status",
+                options={"run": f"r{i}"},
+            )
             for i in range(20)
         )
     )
@@ -267,7 +326,13 @@ async def test_modal_response_is_recorded(mini_bot: MinimalBot) -> None:
         await interaction.response.send_modal(Ask())
 
     mini_bot.handlers["autointel"] = handler
-    interaction = await mini_bot.emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"})
+    interaction = await mini_bot.emu.invoke(
+        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"}
+    )
     await mini_bot.result()
-    assert interaction.response_type == 9 and interaction.modal is not None and interaction.modal["title"] == "Details"
+    assert (
+        interaction.response_type == 9
+        and interaction.modal is not None
+        and interaction.modal["title"] == "Details"
+    )
     assert interaction.original_message is None

@@ -1,8 +1,7 @@
-"""The Discord emulator's channels, webhooks, validation, permissions and gateway, with the real discord.py."""
+"""The Discord emulator's channels, webhooks, validation, permissions and gateway, with real discord.py."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from typing import Any
 
@@ -36,7 +35,9 @@ async def test_channel_webhook_create_list_execute_edit_delete(mini_bot: Minimal
     assert recorded.embeds[0]["title"] == "Run r1" and recorded.edits[0].previous.content == "hello"
     assert emu.webhooks == {channel.id: [emu.state.webhooks[webhook.id]]}
     with pytest.raises(discord.HTTPException) as bad_token:
-        await discord.Webhook.partial(webhook.id, "not-the-token", client=mini_bot.client).send("x", wait=True)
+        await discord.Webhook.partial(webhook.id, "not-the-token", client=mini_bot.client).send(
+            "x", wait=True
+        )
     assert (bad_token.value.status, bad_token.value.code) == (401, 50027)
     await webhook.delete()
     with pytest.raises(discord.NotFound) as gone:
@@ -77,7 +78,9 @@ async def test_missing_manage_webhooks_is_forbidden_everywhere(mini_bot: Minimal
         return interaction.app_permissions
 
     mini_bot.handlers["autointel"] = handler
-    await emu.invoke(mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"})
+    await emu.invoke(
+        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"}
+    )
     app_permissions = await mini_bot.result()
     assert not app_permissions.manage_webhooks and app_permissions.send_messages
 
@@ -168,7 +171,12 @@ async def test_interaction_upload_limit(mini_bot: MinimalBot) -> None:
 
     mini_bot.handlers["autointel"] = handler
     await mini_bot.emu.invoke(
-        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "autointel", options={"url": "u"}, attachment_size_limit=1024
+        mini_bot.guild_id,
+        mini_bot.channel_id,
+        mini_bot.user_id,
+        "autointel",
+        options={"url": "u"},
+        attachment_size_limit=1024,
     )
     error = await mini_bot.result()
     assert isinstance(error, discord.HTTPException) and (error.status, error.code) == (413, 40005)
@@ -183,21 +191,38 @@ async def test_injected_rate_limit_is_retried_by_discord_py(mini_bot: MinimalBot
     assert emu.messages[0].content == "after a 429"
 
 
+async def no_identify_delay(shard_id: int | None, *, initial: bool = False) -> None:
+    """discord.py waits 5 s before re-identifying; not needed against the emulator."""
+
+
 async def test_gateway_resume_replays_missed_events_and_reidentify(mini_bot: MinimalBot) -> None:
     emu = mini_bot.emu
-    mini_bot.handlers["runs status"] = lambda interaction, run: interaction.response.send_message(f"status {run}")
+    mini_bot.handlers["runs status"] = lambda interaction, run: interaction.response.send_message(
+        f"status {run}"
+    )
     await emu.disconnect_gateway()
     interaction = await emu.invoke(
-        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "runs", subcommand="status", options={"run": "a"}
+        mini_bot.guild_id,
+        mini_bot.channel_id,
+        mini_bot.user_id,
+        "runs",
+        subcommand="status",
+        options={"run": "a"},
     )
     await interaction.wait_ack(timeout=5)
     assert emu.gateway_resume_count == 1 and emu.gateway_identify_count == 1
     await emu.reconnect_gateway()
     await emu.wait_for(lambda: emu.gateway_resume_count == 2 and emu.gateway_connected, timeout=5)
+    mini_bot.client.before_identify_hook = no_identify_delay
     await emu.invalidate_gateway_sessions()
     await emu.wait_for(lambda: emu.gateway_identify_count == 2 and emu.gateway_connected, timeout=10)
     second = await emu.invoke(
-        mini_bot.guild_id, mini_bot.channel_id, mini_bot.user_id, "runs", subcommand="status", options={"run": "b"}
+        mini_bot.guild_id,
+        mini_bot.channel_id,
+        mini_bot.user_id,
+        "runs",
+        subcommand="status",
+        options={"run": "b"},
     )
     await second.wait_ack(timeout=5)
     assert [m.content for m in emu.messages] == ["status a", "status b"]

@@ -38,25 +38,45 @@ def _check_options(options: Any, at: list[str | int], errors: FormErrors, depth:
     optional_seen = False
     kinds = {o.get("type") in (SUBCOMMAND, SUBCOMMAND_GROUP) for o in options if isinstance(o, dict)}
     if len(kinds) > 1:
-        errors.add([*at, "options"], "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID", "Sub-command and sub-command group option types are mutually exclusive to all other types")
+        errors.add(
+            [*at, "options"],
+            "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+            "Sub-command and sub-command group option types are mutually exclusive to all other types",
+        )
     for i, option in enumerate(options):
         where: list[str | int] = [*at, "options", i]
         kind = option.get("type")
         if kind not in range(1, 12):
-            errors.add([*where, "type"], "BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}.")
+            errors.add(
+                [*where, "type"],
+                "BASE_TYPE_CHOICES",
+                "Value must be one of {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}.",
+            )
         _check_name(option.get("name"), where, errors, lowercase=True)
         _check_description(option.get("description"), where, errors)
         if option.get("name") in seen:
-            errors.add([*where, "name"], "APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS", "Option names must be unique")
+            errors.add(
+                [*where, "name"],
+                "APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS",
+                "Option names must be unique",
+            )
         seen.add(option.get("name"))
         if kind in (SUBCOMMAND, SUBCOMMAND_GROUP):
             if depth >= 2 or (kind == SUBCOMMAND_GROUP and depth >= 1):
-                errors.add([*where, "type"], "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID", "Sub-commands cannot be nested this deep")
+                errors.add(
+                    [*where, "type"],
+                    "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                    "Sub-commands cannot be nested this deep",
+                )
             _check_options(option.get("options") or [], where, errors, depth + 1)
             continue
         required = bool(option.get("required"))
         if required and optional_seen:
-            errors.add([*at, "options"], "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID", "Required options must be placed before non-required options")
+            errors.add(
+                [*at, "options"],
+                "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                "Required options must be placed before non-required options",
+            )
         optional_seen = optional_seen or not required
         choices = option.get("choices") or []
         if len(choices) > MAX_CHOICES:
@@ -64,7 +84,11 @@ def _check_options(options: Any, at: list[str | int], errors: FormErrors, depth:
         for j, choice in enumerate(choices):
             name = choice.get("name")
             if not isinstance(name, str) or not 1 <= len(name) <= 100:
-                errors.add([*where, "choices", j, "name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+                errors.add(
+                    [*where, "choices", j, "name"],
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Must be between 1 and 100 in length.",
+                )
 
 
 def _comparable(command: dict[str, Any]) -> dict[str, Any]:
@@ -85,10 +109,16 @@ def sync_commands(state: EmulatorState, guild_id: int | None, body: Any) -> list
             _check_description(command.get("description"), [i], errors)
             _check_options(command.get("options") or [], [i], errors, 0)
         elif command.get("description"):
-            errors.add([i, "description"], "APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION", "Context menu commands cannot have description")
+            errors.add(
+                [i, "description"],
+                "APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION",
+                "Context menu commands cannot have description",
+            )
         key = (command.get("name"), kind)
         if key in keys:
-            errors.add([i, "name"], "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique")
+            errors.add(
+                [i, "name"], "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique"
+            )
         keys.add(key)
     if sum(1 for c in body if c.get("type", 1) == 1) > MAX_COMMANDS:
         errors.max_length([], MAX_COMMANDS)
@@ -155,7 +185,9 @@ class OptionBuilder:
         """The option list for one level (the command, or its subcommand)."""
         unknown = set(values) - {d["name"] for d in definitions}
         if unknown:
-            raise ValueError(f"unknown options {sorted(unknown)}; the command defines {[d['name'] for d in definitions]}")
+            raise ValueError(
+                f"unknown options {sorted(unknown)}; the command defines {[d['name'] for d in definitions]}"
+            )
         result: list[dict[str, Any]] = []
         for definition in definitions:
             name = definition["name"]
@@ -192,14 +224,20 @@ class OptionBuilder:
         elif kind in (USER, MENTIONABLE) and int(value) in self.guild.members:
             member = self.guild.members[int(value)]
             perms = self.state.channel_permissions(self.channel.id, member.user.id)
-            self._resolve("members", member.user.id, payloads.member(member, permissions=perms, with_user=False))
+            self._resolve(
+                "members", member.user.id, payloads.member(member, permissions=perms, with_user=False)
+            )
             return self._resolve("users", member.user.id, payloads.user(member.user))
         elif kind in (ROLE, MENTIONABLE) and int(value) in self.guild.roles:
             return self._resolve("roles", int(value), payloads.role(self.guild.roles[int(value)]))
         elif kind == CHANNEL and int(value) in self.guild.channels:
             target = self.guild.channels[int(value)]
             perms = self.state.channel_permissions(target.id, self.user_id)
-            data = {k: v for k, v in payloads.channel(target, permissions=perms).items() if k != "permission_overwrites"}
+            data = {
+                k: v
+                for k, v in payloads.channel(target, permissions=perms).items()
+                if k != "permission_overwrites"
+            }
             return self._resolve("channels", target.id, data)
         elif kind in (USER, MENTIONABLE, ROLE, CHANNEL):
             raise ValueError(f"option {name!r}: {value!r} is not in the guild")

@@ -105,7 +105,9 @@ class GatewayHub:
                 futures.append(future)
         return futures
 
-    def _send_event(self, session: GatewaySession, event: str, data: dict[str, Any]) -> asyncio.Future[None] | None:
+    def _send_event(
+        self, session: GatewaySession, event: str, data: dict[str, Any]
+    ) -> asyncio.Future[None] | None:
         session.seq += 1
         frame = {"op": OP_DISPATCH, "t": event, "s": session.seq, "d": data}
         session.log.append((session.seq, frame))
@@ -122,7 +124,9 @@ class GatewayHub:
         connection = Connection(ws)
         self.connections.add(connection)
         sender = asyncio.create_task(self._sender(connection))
-        connection.send({"op": OP_HELLO, "s": None, "t": None, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
+        connection.send(
+            {"op": OP_HELLO, "s": None, "t": None, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}
+        )
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:

@@ -16,28 +16,17 @@ from .constants import (
     EMPTY_MESSAGE,
     FLAG_LOADING,
     INTENT_GUILD_MESSAGES,
-    MAX_AUTHOR_NAME,
-    MAX_CONTENT,
-    MAX_EMBED_DESCRIPTION,
-    MAX_EMBED_FIELDS,
-    MAX_EMBED_TITLE,
-    MAX_EMBED_TOTAL,
-    MAX_EMBEDS,
-    MAX_FIELD_NAME,
-    MAX_FIELD_VALUE,
     MAX_FILES,
-    MAX_FOOTER_TEXT,
     REQUEST_TOO_LARGE,
 )
 from .errors import DiscordError, FormErrors
 from .models import MessageEdit, MessageVia, RecordedAttachment, RecordedMessage
 from .state import EmulatorState
+from .validation import MENTION_KINDS, validate_body
 
 EVERYONE_RE = re.compile(r"@(?:everyone|here)\b")
 USER_MENTION_RE = re.compile(r"<@!?(\d{15,21})>")
 ROLE_MENTION_RE = re.compile(r"<@&(\d{15,21})>")
-URL_RE = re.compile(r"^(?:https?|attachment)://\S+$")
-MENTION_KINDS = ("everyone", "users", "roles")
 
 
 @dataclass
@@ -56,102 +45,12 @@ def check_file_sizes(files: list[UploadedFile], limit: int) -> None:
         raise DiscordError(413, REQUEST_TOO_LARGE)
 
 
-def _text(value: Any, path: list[str | int], limit: int, errors: FormErrors, *, required: bool = False) -> int:
-    if value is None or value == "":
-        if required:
-            errors.required(path)
-        return 0
-    if not isinstance(value, str):
-        errors.add(path, "BASE_TYPE_STRING", "Must be a string.")
-        return 0
-    if len(value) > limit:
-        errors.max_length(path, limit)
-    return len(value)
-
-
-def _url(value: Any, path: list[str | int], errors: FormErrors) -> None:
-    if value is not None and not (isinstance(value, str) and URL_RE.match(value)):
-        errors.add(path, "URL_TYPE_INVALID_URL", "Not a well formed URL.")
-
-
-def validate_embeds(embeds: Any, errors: FormErrors) -> None:
-    """Discord's embed limits: count, per-field lengths, 25 fields, 6000 characters in all, URLs, color."""
-    if not isinstance(embeds, list):
-        errors.add(["embeds"], "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
-        return
-    if len(embeds) > MAX_EMBEDS:
-        errors.max_length(["embeds"], MAX_EMBEDS)
-    total = 0
-    for i, embed in enumerate(embeds):
-        at: list[str | int] = ["embeds", i]
-        if not isinstance(embed, dict):
-            errors.add(at, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-            continue
-        total += _text(embed.get("title"), [*at, "title"], MAX_EMBED_TITLE, errors)
-        total += _text(embed.get("description"), [*at, "description"], MAX_EMBED_DESCRIPTION, errors)
-        _url(embed.get("url"), [*at, "url"], errors)
-        color = embed.get("color")
-        if color is not None and (not isinstance(color, int) or not 0 <= color <= 0xFFFFFF):
-            errors.add([*at, "color"], "NUMBER_TYPE_MAX", "int value should be less than or equal to 16777215.")
-        for key in ("image", "thumbnail"):
-            if isinstance(embed.get(key), dict):
-                _url(embed[key].get("url"), [*at, key, "url"], errors)
-        footer = embed.get("footer")
-        if isinstance(footer, dict):
-            total += _text(footer.get("text"), [*at, "footer", "text"], MAX_FOOTER_TEXT, errors, required=True)
-            _url(footer.get("icon_url"), [*at, "footer", "icon_url"], errors)
-        author = embed.get("author")
-        if isinstance(author, dict):
-            total += _text(author.get("name"), [*at, "author", "name"], MAX_AUTHOR_NAME, errors, required=True)
-            _url(author.get("url"), [*at, "author", "url"], errors)
-            _url(author.get("icon_url"), [*at, "author", "icon_url"], errors)
-        fields = embed.get("fields") or []
-        if len(fields) > MAX_EMBED_FIELDS:
-            errors.max_length([*at, "fields"], MAX_EMBED_FIELDS)
-        for j, item in enumerate(fields):
-            where: list[str | int] = [*at, "fields", j]
-            total += _text(item.get("name"), [*where, "name"], MAX_FIELD_NAME, errors, required=True)
-            total += _text(item.get("value"), [*where, "value"], MAX_FIELD_VALUE, errors, required=True)
-    if total > MAX_EMBED_TOTAL:
-        errors.add(["embeds"], "MAX_EMBED_SIZE_EXCEEDED", f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}")
-
-
-def validate_allowed_mentions(value: Any, errors: FormErrors) -> None:
-    """The allowed_mentions object: known parse kinds, no parse+list overlap, at most 100 ids each."""
-    if value is None:
-        return
-    if not isinstance(value, dict):
-        errors.add(["allowed_mentions"], "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-        return
-    parse = value.get("parse") or []
-    for i, kind in enumerate(parse):
-        if kind not in MENTION_KINDS:
-            errors.add(["allowed_mentions", "parse", i], "BASE_TYPE_CHOICES", "Value must be one of {'everyone', 'users', 'roles'}.")
-    for kind in ("users", "roles"):
-        ids = value.get(kind) or []
-        if kind in parse and ids:
-            errors.add(
-                ["allowed_mentions"],
-                "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
-                f'parse:["{kind}"] and {kind}: [ids...] are mutually exclusive.',
-            )
-        if len(ids) > 100:
-            errors.max_length(["allowed_mentions", kind], 100)
-
-
-def validate_body(payload: dict[str, Any], errors: FormErrors) -> None:
-    """Content, embeds and allowed_mentions of a message create or edit."""
-    _text(payload.get("content"), ["content"], MAX_CONTENT, errors)
-    if payload.get("embeds") is not None:
-        validate_embeds(payload["embeds"], errors)
-    validate_allowed_mentions(payload.get("allowed_mentions"), errors)
-    flags = payload.get("flags")
-    if flags is not None and (not isinstance(flags, int) or isinstance(flags, bool)):
-        errors.add(["flags"], "NUMBER_TYPE_COERCE", f'Value "{flags}" is not int.')
-
-
 def compute_mentions(
-    state: EmulatorState, guild_id: int | None, content: str, allowed: dict[str, Any] | None, can_everyone: bool
+    state: EmulatorState,
+    guild_id: int | None,
+    content: str,
+    allowed: dict[str, Any] | None,
+    can_everyone: bool,
 ) -> tuple[bool, list[int], list[int]]:
     """Who a message pings: everyone, users and roles the content names, filtered by allowed_mentions."""
     if allowed is None:
@@ -210,7 +109,9 @@ def build_attachments(
                 used.add(ref)
                 upload = by_index[ref]
                 name = entry.get("filename") or upload.filename
-                result.append(_new_attachment(state, upload, name, entry.get("description"), channel_id, ephemeral))
+                result.append(
+                    _new_attachment(state, upload, name, entry.get("description"), channel_id, ephemeral)
+                )
             elif ref in kept:
                 result.append(kept[ref])
             else:
@@ -224,7 +125,12 @@ def build_attachments(
 
 
 def _new_attachment(
-    state: EmulatorState, upload: UploadedFile, filename: str, description: str | None, channel_id: int, ephemeral: bool
+    state: EmulatorState,
+    upload: UploadedFile,
+    filename: str,
+    description: str | None,
+    channel_id: int,
+    ephemeral: bool,
 ) -> RecordedAttachment:
     content_type = upload.content_type
     if not content_type or content_type == "application/octet-stream":
@@ -277,7 +183,9 @@ def build_message(
     if _is_empty(content, embeds, attachments, payload) and not flags & FLAG_LOADING:
         raise DiscordError(400, EMPTY_MESSAGE)
     allowed = payload.get("allowed_mentions")
-    everyone, mentions, roles = compute_mentions(state, channel.guild_id, content, allowed, can_mention_everyone)
+    everyone, mentions, roles = compute_mentions(
+        state, channel.guild_id, content, allowed, can_mention_everyone
+    )
     return RecordedMessage(
         id=state.ids.next(),
         channel_id=channel_id,
@@ -356,14 +264,18 @@ def edit_message(
         flags = (flags & ~EDITABLE_FLAGS) | (payload["flags"] & EDITABLE_FLAGS)
     if "content" in payload or "allowed_mentions" in payload:
         allowed = payload.get("allowed_mentions")
-        everyone, users, roles = compute_mentions(state, message.guild_id, content, allowed, can_mention_everyone)
+        everyone, users, roles = compute_mentions(
+            state, message.guild_id, content, allowed, can_mention_everyone
+        )
         message.allowed_mentions = allowed
         message.mention_everyone, message.mentions, message.mention_roles = everyone, users, roles
     message.content, message.embeds, message.components = content, embeds, components
     message.attachments, message.flags = attachments, flags
     if not was_loading:
         message.edited_timestamp = datetime.now(UTC)
-    message.edits.append(MessageEdit(at=time.monotonic(), previous=previous, payload=dict(payload), kind=kind))
+    message.edits.append(
+        MessageEdit(at=time.monotonic(), previous=previous, payload=dict(payload), kind=kind)
+    )
     for item in attachments:
         state.files[item.id] = item
     state.notify()
@@ -379,5 +291,9 @@ def delete_message(state: EmulatorState, message: RecordedMessage) -> None:
     message.deleted_at = time.monotonic()
     state.notify()
     if not message.ephemeral:
-        data = {"id": str(message.id), "channel_id": str(message.channel_id), "guild_id": str(message.guild_id)}
+        data = {
+            "id": str(message.id),
+            "channel_id": str(message.channel_id),
+            "guild_id": str(message.guild_id),
+        }
         state.emit("MESSAGE_DELETE", data, INTENT_GUILD_MESSAGES)

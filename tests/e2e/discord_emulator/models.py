@@ -67,7 +67,7 @@ class Channel:
 
 @dataclass
 class Member:
-    """A guild member; `permissions_override`, when set, is the computed permission int sent in interactions."""
+    """A guild member; `permissions_override`, when set, is the permission int interactions carry."""
 
     user: User
     guild_id: int
@@ -240,7 +240,7 @@ class EmulatedInteraction:
         """Whether the token no longer works (older than `token_ttl`, or expired by the test)."""
         return self.token_revoked or time.monotonic() - self.created_at > self.token_ttl
 
-    async def wait_ack(self, timeout: float = 5.0) -> EmulatedInteraction:
+    async def wait_ack(self, timeout: float = 5.0) -> EmulatedInteraction:  # noqa: ASYNC109
         """Wait until the bot acknowledged the interaction; raise TimeoutError otherwise."""
         await asyncio.wait_for(self.acknowledged.wait(), timeout)
         return self

@@ -246,7 +246,11 @@ def _author(state: EmulatorState, message: RecordedMessage) -> dict[str, Any]:
             "flags": 0,
         }
     author = state.users.get(message.author_id)
-    return user(author) if author else {"id": str(message.author_id), "username": "unknown", "discriminator": "0"}
+    return (
+        user(author)
+        if author
+        else {"id": str(message.author_id), "username": "unknown", "discriminator": "0"}
+    )
 
 
 def message(state: EmulatorState, item: RecordedMessage) -> dict[str, Any]:
@@ -315,7 +319,9 @@ def webhook(state: EmulatorState, item: Webhook, *, with_user: bool = True) -> d
     return data
 
 
-def interaction_create(state: EmulatorState, interaction: EmulatedInteraction, data: dict[str, Any]) -> dict[str, Any]:
+def interaction_create(
+    state: EmulatorState, interaction: EmulatedInteraction, data: dict[str, Any]
+) -> dict[str, Any]:
     """The INTERACTION_CREATE payload of an application command used in a guild channel."""
     item = state.guilds[interaction.guild_id]
     where = item.channels[interaction.channel_id]

@@ -10,6 +10,7 @@ from . import payloads
 from .commands import sync_commands
 from .constants import (
     ATTACH_FILES,
+    CANNOT_EDIT_OTHERS_MESSAGE,
     DEFAULT_FILE_LIMIT,
     EDITABLE_FLAGS,
     EMBED_LINKS,
@@ -25,7 +26,6 @@ from .constants import (
     UNKNOWN_MEMBER,
     UNKNOWN_USER,
     VIEW_CHANNEL,
-    CANNOT_EDIT_OTHERS_MESSAGE,
 )
 from .errors import DiscordError, invalid_form
 from .messages import build_message, commit_message, delete_message, edit_message
@@ -245,7 +245,9 @@ class CoreRoutes:
         target = self.state.messages_by_id.get(int(reference["message_id"]))
         if target is None or target.deleted or target.ephemeral:
             if reference.get("fail_if_not_exists", True):
-                raise invalid_form(["message_reference"], "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+                raise invalid_form(
+                    ["message_reference"], "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"
+                )
             return None
         return target.id
 

@@ -141,15 +141,21 @@ class WebhookRoutes:
             for key, limit in (("custom_id", 100), ("title", 45)):
                 value = data.get(key)
                 if not isinstance(value, str) or not 1 <= len(value) <= limit:
-                    errors.add(["data", key], "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {limit} in length.")
+                    errors.add(
+                        ["data", key], "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {limit} in length."
+                    )
             if not data.get("components"):
                 errors.required(["data", "components"])
             errors.raise_if_any()
             interaction.modal = data
         elif kind in (1, 6, 7, 8, 10, 12):
-            raise invalid_form(["type"], "INTERACTION_CALLBACK_TYPE_INVALID", "Invalid interaction callback type")
+            raise invalid_form(
+                ["type"], "INTERACTION_CALLBACK_TYPE_INVALID", "Invalid interaction callback type"
+            )
         else:
-            raise invalid_form(["type"], "BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.")
+            raise invalid_form(
+                ["type"], "BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}."
+            )
         if message is not None:
             commit_message(state, message)
         interaction.response_type = kind
@@ -219,9 +225,16 @@ class WebhookRoutes:
             interaction = self._interaction(request)
             payload, files = await read_message_body(request)
             original = interaction.original_message
-            if interaction.response_type == 5 and original is not None and original.loading and not original.deleted:
+            if (
+                interaction.response_type == 5
+                and original is not None
+                and original.loading
+                and not original.deleted
+            ):
                 limit = interaction.attachment_size_limit
-                message = edit_message(state, original, payload, files, file_limit=limit, kind="deferred_followup")
+                message = edit_message(
+                    state, original, payload, files, file_limit=limit, kind="deferred_followup"
+                )
             else:
                 reference = original.id if original is not None and not original.deleted else None
                 message = build_message(
@@ -300,7 +313,9 @@ class WebhookRoutes:
         require_bot(request)
         channel = self.state.channel(snowflake(request, "channel_id"))
         self._require_manage(channel.id)
-        return json_response([payloads.webhook(self.state, w) for w in self.state.channel_webhooks(channel.id)])
+        return json_response(
+            [payloads.webhook(self.state, w) for w in self.state.channel_webhooks(channel.id)]
+        )
 
     async def create_webhook(self, request: web.Request) -> web.Response:
         """POST /channels/{id}/webhooks (MANAGE_WEBHOOKS, a valid name, at most 15 per channel)."""

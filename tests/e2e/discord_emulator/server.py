@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from contextvars import ContextVar
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -100,7 +100,9 @@ async def read_message_body(request: web.Request) -> tuple[dict[str, Any], list[
             index_text = name.removeprefix("files[").removesuffix("]").removeprefix("file")
             index = int(index_text) if index_text.isdigit() else len(files)
             content_type = part.headers.get("Content-Type")
-            files.append(UploadedFile(index=index, filename=part.filename, content_type=content_type, data=bytes(data)))
+            files.append(
+                UploadedFile(index=index, filename=part.filename, content_type=content_type, data=bytes(data))
+            )
         else:
             payload[name] = data.decode()
     return payload, files
@@ -166,12 +168,16 @@ async def discord_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
-def build_app(state: EmulatorState, routes: list[tuple[str, str, Handler]], gateway: Handler) -> web.Application:
+def build_app(
+    state: EmulatorState, routes: list[tuple[str, str, Handler]], gateway: Handler
+) -> web.Application:
     """The aiohttp application: API routes under /api/v10, the CDN routes and the gateway at /."""
     app = web.Application(middlewares=[discord_middleware], client_max_size=1024**3)
     app[STATE_KEY] = state
     for method, path, handler in routes:
-        prefix = API_PREFIX if not path.startswith(("/attachments/", "/ephemeral-attachments/", "/media/")) else ""
+        prefix = (
+            API_PREFIX if not path.startswith(("/attachments/", "/ephemeral-attachments/", "/media/")) else ""
+        )
         app.router.add_route(method, prefix + path, handler)
     app.router.add_get("/", gateway)
     return app

@@ -87,7 +87,7 @@ def parse_snowflake(value: str, field: str) -> int:
 
 
 def effective_flags(perms: int) -> int:
-    """Discord's implicit denials: no VIEW_CHANNEL means nothing; no SEND_MESSAGES drops what depends on it."""
+    """Discord's implicit denials: no VIEW_CHANNEL means nothing; no SEND_MESSAGES drops what needs it."""
     if not perms & VIEW_CHANNEL:
         return 0
     if not perms & SEND_MESSAGES:
@@ -98,7 +98,9 @@ def effective_flags(perms: int) -> int:
 class EmulatorState:
     """Everything the REST handlers, the gateway and the test-facing API share."""
 
-    def __init__(self, *, ack_deadline: float, token_ttl: float, attachment_size_limit: int, bot_name: str) -> None:
+    def __init__(
+        self, *, ack_deadline: float, token_ttl: float, attachment_size_limit: int, bot_name: str
+    ) -> None:
         self.ids = SnowflakeGenerator()
         self.ack_deadline = ack_deadline
         self.token_ttl = token_ttl
@@ -135,7 +137,7 @@ class EmulatorState:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def wait_for(self, predicate: Callable[[], T], timeout: float) -> T:
+    async def wait_for(self, predicate: Callable[[], T | None], timeout: float) -> T:  # noqa: ASYNC109
         """Return the first truthy value of `predicate()`, re-evaluated after every change (and every 50 ms,
         so predicates on the client's own state work too)."""
         loop = asyncio.get_running_loop()
@@ -173,7 +175,9 @@ class EmulatorState:
         except KeyError:
             raise DiscordError(404, UNKNOWN_CHANNEL) from None
 
-    def message(self, channel_id: int, message_id: int, *, include_ephemeral: bool = False) -> RecordedMessage:
+    def message(
+        self, channel_id: int, message_id: int, *, include_ephemeral: bool = False
+    ) -> RecordedMessage:
         """A live message of that channel, or 404 10008 Unknown Message."""
         message = self.messages_by_id.get(message_id)
         if (
