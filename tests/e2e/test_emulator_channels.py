@@ -9,8 +9,9 @@ import aiohttp
 import discord
 import pytest
 
+from bot.endpoints import use_discord_endpoints
 from e2e.discord_emulator import DiscordEmulator
-from e2e.minimal_bot import MinimalBot
+from e2e.minimal_bot import MinimalBot, start_minimal_bot
 
 
 def text_channel(mini_bot: MinimalBot) -> discord.TextChannel:
@@ -250,4 +251,62 @@ async def test_rest_errors_without_a_client(discord_emulator: DiscordEmulator) -
         status, body = await call("GET", "/channels/not-a-number")
         assert status == 400 and body["code"] == 50035
         assert (await call("GET", "/nowhere"))[0] == 404
+        malformed: list[tuple[str, str, Any]] = [
+            ("PUT", f"/applications/{emu.application_id}/commands", [1, {"name": "a", "options": ["x"]}]),
+            ("POST", f"/channels/{channel_id}/messages", {"embeds": [{"fields": "x"}], "content": "c"}),
+            (
+                "POST",
+                f"/channels/{channel_id}/messages",
+                {"content": "c", "allowed_mentions": {"users": ["x"]}},
+            ),
+            ("POST", f"/channels/{channel_id}/messages", {"content": "c", "flags": "x"}),
+            (
+                "POST",
+                f"/channels/{channel_id}/messages",
+                {"content": "c", "message_reference": {"message_id": "x"}},
+            ),
+            ("POST", f"/channels/{channel_id}/messages", ["not", "an", "object"]),
+        ]
+        for method, path, payload in malformed:
+            status, body = await call(method, path, json=payload)
+            assert (status, body["code"]) == (400, 50035), (path, payload, body)
+        status, body = await call("POST", f"/channels/{channel_id}/messages", data=b"{not json")
+        assert (status, body["code"]) == (400, 50109)
     assert [r.code for r in emu.requests[:4]] == [10003, 10008, 10015, 10062]
+    assert emu.messages == [] and emu.internal_errors == []
+
+
+async def test_global_commands_and_command_validation(
+    discord_emulator: DiscordEmulator, discord_endpoints: None
+) -> None:
+    emu = discord_emulator
+    use_discord_endpoints(emu.api_base_url, emu.gateway_url)
+    mini_bot = await start_minimal_bot(emu, sync_globally=True)
+    try:
+        assert emu.registered_commands(mini_bot.guild_id) == []
+        assert {c["name"] for c in emu.registered_commands()} == {"autointel", "runs"}
+        assert all("guild_id" not in c and c["dm_permission"] for c in emu.registered_commands())
+
+        async def handler(interaction: discord.Interaction, run: str) -> Any:
+            await interaction.response.send_message(run)
+            return interaction.command.qualified_name if interaction.command else None
+
+        mini_bot.handlers["runs status"] = handler
+        await emu.invoke(
+            mini_bot.guild_id,
+            mini_bot.channel_id,
+            mini_bot.user_id,
+            "runs",
+            subcommand="status",
+            options={"run": "x"},
+        )
+        assert await mini_bot.result() == "runs status"
+        path = f"{emu.api_base_url}/applications/{emu.application_id}/commands"
+        headers = {"Authorization": f"Bot {emu.bot_token}"}
+        bad = [{"name": "Upper", "description": "x", "type": 1}, {"name": "ok", "description": "", "type": 1}]
+        async with aiohttp.ClientSession(headers=headers) as session, session.put(path, json=bad) as response:
+            body = await response.json()
+        assert response.status == 400 and body["code"] == 50035 and set(body["errors"]) == {"0", "1"}
+        assert {c["name"] for c in emu.registered_commands()} == {"autointel", "runs"}
+    finally:
+        await mini_bot.close()

@@ -34,7 +34,7 @@ def _check_options(options: Any, at: list[str | int], errors: FormErrors, depth:
         return
     if len(options) > MAX_OPTIONS:
         errors.max_length([*at, "options"], MAX_OPTIONS)
-    seen: set[str] = set()
+    seen: set[Any] = set()
     optional_seen = False
     kinds = {o.get("type") in (SUBCOMMAND, SUBCOMMAND_GROUP) for o in options if isinstance(o, dict)}
     if len(kinds) > 1:
@@ -45,6 +45,9 @@ def _check_options(options: Any, at: list[str | int], errors: FormErrors, depth:
         )
     for i, option in enumerate(options):
         where: list[str | int] = [*at, "options", i]
+        if not isinstance(option, dict):
+            errors.add(where, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+            continue
         kind = option.get("type")
         if kind not in range(1, 12):
             errors.add(
@@ -79,10 +82,13 @@ def _check_options(options: Any, at: list[str | int], errors: FormErrors, depth:
             )
         optional_seen = optional_seen or not required
         choices = option.get("choices") or []
+        if not isinstance(choices, list):
+            errors.add([*where, "choices"], "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
+            continue
         if len(choices) > MAX_CHOICES:
             errors.max_length([*where, "choices"], MAX_CHOICES)
         for j, choice in enumerate(choices):
-            name = choice.get("name")
+            name = choice.get("name") if isinstance(choice, dict) else None
             if not isinstance(name, str) or not 1 <= len(name) <= 100:
                 errors.add(
                     [*where, "choices", j, "name"],
@@ -101,8 +107,11 @@ def sync_commands(state: EmulatorState, guild_id: int | None, body: Any) -> list
     if not isinstance(body, list):
         errors.add([], "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
         errors.raise_if_any()
-    keys: set[tuple[str, int]] = set()
+    keys: set[tuple[Any, Any]] = set()
     for i, command in enumerate(body):
+        if not isinstance(command, dict):
+            errors.add([i], "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+            continue
         kind = command.get("type", 1)
         _check_name(command.get("name"), [i], errors, lowercase=kind == 1)
         if kind == 1:
@@ -120,7 +129,7 @@ def sync_commands(state: EmulatorState, guild_id: int | None, body: Any) -> list
                 [i, "name"], "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique"
             )
         keys.add(key)
-    if sum(1 for c in body if c.get("type", 1) == 1) > MAX_COMMANDS:
+    if sum(1 for c in body if isinstance(c, dict) and c.get("type", 1) == 1) > MAX_COMMANDS:
         errors.max_length([], MAX_COMMANDS)
     errors.raise_if_any()
     previous = {(c["name"], c["type"]): c for c in state.commands_for(guild_id)}

@@ -119,7 +119,7 @@ class GatewayHub:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """GET / with a websocket upgrade: one gateway connection."""
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=0, timeout=2.0)
         await ws.prepare(request)
         connection = Connection(ws)
         self.connections.add(connection)
@@ -130,7 +130,14 @@ class GatewayHub:
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
-                    await self._on_frame(connection, json.loads(msg.data))
+                    try:
+                        frame = json.loads(msg.data)
+                    except ValueError:
+                        frame = None
+                    if not isinstance(frame, dict):
+                        await connection.close(4002, "Decode error.")
+                        break
+                    await self._on_frame(connection, frame)
                 elif msg.type is WSMsgType.BINARY:
                     await connection.close(4002, "Decode error.")
         except Exception as exc:  # a bug in the emulator: keep it for the test to see
@@ -166,13 +173,13 @@ class GatewayHub:
 
     async def _on_frame(self, connection: Connection, frame: dict[str, Any]) -> None:
         op = frame.get("op")
-        data = frame.get("d")
+        data: dict[str, Any] = frame["d"] if isinstance(frame.get("d"), dict) else {}
         if op == OP_HEARTBEAT:
             connection.send({"op": OP_HEARTBEAT_ACK, "s": None, "t": None, "d": None})
         elif op == OP_IDENTIFY:
-            await self._identify(connection, data or {})
+            await self._identify(connection, data)
         elif op == OP_RESUME:
-            await self._resume(connection, data or {})
+            await self._resume(connection, data)
         elif op in (OP_PRESENCE_UPDATE, OP_VOICE_STATE_UPDATE, OP_REQUEST_GUILD_MEMBERS):
             if connection.session is None:
                 await connection.close(4003, "Not authenticated.")

@@ -172,6 +172,7 @@ def build_message(
     check_file_sizes(files, file_limit)
     errors = FormErrors()
     validate_body(payload, errors)
+    errors.raise_if_any()
     flags = ((payload.get("flags") or 0) & allowed_flags) | extra_flags
     channel = state.channel(channel_id)
     attachments = build_attachments(
@@ -242,6 +243,7 @@ def edit_message(
     check_file_sizes(files, file_limit)
     errors = FormErrors()
     validate_body(payload, errors)
+    errors.raise_if_any()
     attachments = build_attachments(
         state,
         payload,

@@ -242,8 +242,9 @@ class CoreRoutes:
         reference = payload.get("message_reference")
         if not isinstance(reference, dict) or reference.get("message_id") is None:
             return None
-        target = self.state.messages_by_id.get(int(reference["message_id"]))
-        if target is None or target.deleted or target.ephemeral:
+        target_id = parse_snowflake(str(reference["message_id"]), "message_reference")
+        target = self.state.messages_by_id.get(target_id)
+        if target is None or target.deleted or target.ephemeral or target.channel_id != channel.id:
             if reference.get("fail_if_not_exists", True):
                 raise invalid_form(
                     ["message_reference"], "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"

@@ -119,6 +119,8 @@ class WebhookRoutes:
             raise DiscordError(404, UNKNOWN_INTERACTION)
         kind = payload.get("type")
         data = payload.get("data") or {}
+        if not isinstance(data, dict):
+            raise invalid_form(["data"], "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
         message: RecordedMessage | None = None
         common: dict[str, Any] = {
             "channel_id": interaction.channel_id,
@@ -386,6 +388,8 @@ class WebhookRoutes:
         """PATCH /webhooks/{id}[/{token}]: name, avatar, and (bot auth only) channel_id."""
         webhook = self._managed_webhook(request)
         body = await read_json(request)
+        if not isinstance(body, dict):
+            raise invalid_form([], "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
         if "name" in body:
             check_webhook_name(body["name"], "name")
         if body.get("channel_id") is not None and "token" not in request.match_info:

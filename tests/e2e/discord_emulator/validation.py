@@ -81,10 +81,16 @@ def validate_embeds(embeds: Any, errors: FormErrors) -> None:
             _url(author.get("url"), [*at, "author", "url"], errors)
             _url(author.get("icon_url"), [*at, "author", "icon_url"], errors)
         fields = embed.get("fields") or []
+        if not isinstance(fields, list):
+            errors.add([*at, "fields"], "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
+            continue
         if len(fields) > MAX_EMBED_FIELDS:
             errors.max_length([*at, "fields"], MAX_EMBED_FIELDS)
         for j, item in enumerate(fields):
             where: list[str | int] = [*at, "fields", j]
+            if not isinstance(item, dict):
+                errors.add(where, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+                continue
             total += _text(item.get("name"), [*where, "name"], MAX_FIELD_NAME, errors, required=True)
             total += _text(item.get("value"), [*where, "value"], MAX_FIELD_VALUE, errors, required=True)
     if total > MAX_EMBED_TOTAL:
@@ -101,6 +107,11 @@ def validate_allowed_mentions(value: Any, errors: FormErrors) -> None:
         errors.add(["allowed_mentions"], "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
         return
     parse = value.get("parse") or []
+    if not isinstance(parse, list):
+        errors.add(
+            ["allowed_mentions", "parse"], "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType"
+        )
+        parse = []
     for i, kind in enumerate(parse):
         if kind not in MENTION_KINDS:
             errors.add(
@@ -110,6 +121,16 @@ def validate_allowed_mentions(value: Any, errors: FormErrors) -> None:
             )
     for kind in ("users", "roles"):
         ids = value.get(kind) or []
+        if not isinstance(ids, list):
+            errors.add(
+                ["allowed_mentions", kind], "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType"
+            )
+            continue
+        for j, item in enumerate(ids):
+            if not str(item).isdigit():
+                errors.add(
+                    ["allowed_mentions", kind, j], "NUMBER_TYPE_COERCE", f'Value "{item}" is not snowflake.'
+                )
         if kind in parse and ids:
             errors.add(
                 ["allowed_mentions"],
