@@ -1,6 +1,6 @@
 """AutoIntel settings: the only module that reads the environment (and `.env`).
 
-Settings are grouped in sections (Discord, Database, Redis, Qdrant, LLM, Whisper,
+Settings are grouped in sections (Discord, Database, Redis, Worker, Qdrant, LLM, Whisper,
 Pipeline/Limits, Flags, Observability). Each section is a pydantic-settings class whose
 fields map onto the fixed environment names of the settings contract; `load_settings()`
 validates every section and raises one `SettingsError` naming every bad variable.
@@ -93,6 +93,18 @@ class RedisSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="REDIS_")
 
     url: SecretStr | None = None
+    queue_name: str = Field(default="autointel:queue", min_length=1)
+
+
+class WorkerSettings(_Section):
+    """`autointel worker` processes (arq on Redis): concurrency, timeouts, crash detection."""
+
+    model_config = SettingsConfigDict(env_prefix="WORKER_")
+
+    concurrency: int = Field(default=1, ge=1, le=64)  # runs at once per worker (1 per GPU is typical)
+    job_timeout_seconds: int = Field(default=4 * 3600, ge=60)  # above the worst-case run
+    lease_seconds: float = Field(default=60, gt=0)  # a run whose worker is silent this long is resumed
+    shutdown_grace_seconds: int = Field(default=30, ge=0)  # SIGTERM: let runs finish this long first
 
 
 class QdrantSettings(_Section):
@@ -201,6 +213,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "discord": DiscordSettings,
     "database": DatabaseSettings,
     "redis": RedisSettings,
+    "worker": WorkerSettings,
     "qdrant": QdrantSettings,
     "llm": LLMSettings,
     "whisper": WhisperSettings,
@@ -217,6 +230,7 @@ class Settings:
         self.discord: DiscordSettings = sections["discord"]  # type: ignore[assignment]
         self.database: DatabaseSettings = sections["database"]  # type: ignore[assignment]
         self.redis: RedisSettings = sections["redis"]  # type: ignore[assignment]
+        self.worker: WorkerSettings = sections["worker"]  # type: ignore[assignment]
         self.qdrant: QdrantSettings = sections["qdrant"]  # type: ignore[assignment]
         self.llm: LLMSettings = sections["llm"]  # type: ignore[assignment]
         self.whisper: WhisperSettings = sections["whisper"]  # type: ignore[assignment]

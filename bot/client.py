@@ -1,13 +1,17 @@
 """The Discord client: built once with the run store and resources, syncs commands, recovers on start.
 
 `run_bot(settings)` is what `autointel bot` runs: it points discord.py at DISCORD_API_BASE_URL
-and DISCORD_GATEWAY_URL, opens the services, and runs the client until it is stopped.
+and DISCORD_GATEWAY_URL, opens the services and the run queue (in-process, or arq on Redis
+when REDIS_URL is set, with `autointel worker` processes doing the work), and runs the client
+until it is stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 
 import discord
 from discord import app_commands
@@ -17,6 +21,7 @@ from bot.delivery import NO_MENTIONS, Deliverer
 from bot.endpoints import use_discord_endpoints
 from bot.service import RunService
 from pipelines.deliveries import DeliveryStore
+from pipelines.queue import open_queue
 from pipelines.service import open_services
 from pipelines.stage import Resources
 from pipelines.store import RunStore
@@ -24,9 +29,11 @@ from settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
+SWEEP_SECONDS = 30.0  # with workers: deliver results a worker could not (e.g. it has no token)
+
 
 class AutoIntelBot(discord.Client):
-    """discord.py client with the AutoIntel commands, delivery chain and run queue."""
+    """discord.py client with the AutoIntel commands, delivery chain and run service."""
 
     def __init__(
         self, settings: Settings, store: RunStore, resources: Resources, *, guild_ready_timeout: float = 2.0
@@ -39,9 +46,11 @@ class AutoIntelBot(discord.Client):
         self.settings = settings
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
         self.deliverer = Deliverer(self, DeliveryStore(store.engine), settings.discord)
-        self.service = RunService(settings, store, resources, self.deliverer)
+        # One bot per data dir in embedded mode: a restarted bot takes back its own leases at once.
+        owner = f"bot:{socket.gethostname()[:48]}"
+        self.service = RunService(settings, store, resources, self.deliverer, lease_owner=owner)
         Commands(self.service).register(self.tree)
-        self._recovery: asyncio.Task[tuple[int, int]] | None = None
+        self._background: list[asyncio.Task[object]] = []
 
     async def setup_hook(self) -> None:
         """Sync the commands (to DISCORD_GUILD_IDS, or globally), then deliver what is owed."""
@@ -55,17 +64,27 @@ class AutoIntelBot(discord.Client):
         else:
             synced = await self.tree.sync()
             log.info("synced %d global commands", len(synced))
-        self._recovery = asyncio.create_task(self.service.recover(), name="recover-deliveries")
+        self._background.append(asyncio.create_task(self.service.recover(), name="recover"))
+        if self.service.queue is not None and self.service.queue.distributed:
+            self._background.append(asyncio.create_task(self._sweep(), name="delivery-sweep"))
 
-    async def recovered(self) -> tuple[int, int]:
-        """Wait for the start-up recovery: (owed deliveries attempted, runs re-queued)."""
-        return await self._recovery if self._recovery else (0, 0)
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await self.service.deliver_owed()
+            except Exception:
+                log.exception("delivery sweep failed")
 
     async def close(self) -> None:
-        """Stop the queue (running runs resume on the next start), then disconnect."""
-        if self._recovery is not None and not self._recovery.done():
-            self._recovery.cancel()
-        await self.service.close()
+        """Stop background work and the local queue (runs resume on the next start), then disconnect."""
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.service.queue is not None:
+            await self.service.queue.close()
         await super().close()
 
 
@@ -82,5 +101,7 @@ async def run_bot(settings: Settings, *, guild_ready_timeout: float = 2.0) -> No
     use_discord_endpoints(settings.discord.api_base_url, settings.discord.gateway_url)
     async with open_services(settings) as (store, resources):
         bot = AutoIntelBot(settings, store, resources, guild_ready_timeout=guild_ready_timeout)
-        async with bot:
-            await bot.start(token)
+        async with open_queue(settings, bot.service.run_job) as queue:
+            bot.service.queue = queue
+            async with bot:
+                await bot.start(token)

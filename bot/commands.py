@@ -145,12 +145,12 @@ class Commands:
             interaction_token=interaction.token,
             attachment_limit=interaction.filesize_limit,
         )
-        run, record = await self.service.submit(
+        run, _record = await self.service.submit(
             source, depth, destination, requester=requester, namespace=namespace
         )
-        position = self.service.queue.next_position()
-        await self.service.deliverer.show_status(record, queued_part(run, position))
-        self.service.enqueue(run.id)
+        position = await self.service.next_position()
+        await self.service.show(run.id, queued_part(run, position))
+        await self.service.enqueue(run.id)
         COMMANDS.labels(command="autointel", outcome="ok").inc()
 
     async def _save(self, attachment: discord.Attachment) -> Path:

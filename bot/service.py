@@ -1,10 +1,12 @@
 """Runs for Discord: submit with a destination, execute in the queue, show progress, deliver the outcome.
 
 `RunService` is the part of the bot that is not a slash command: it registers where a run's
-results go (a delivery record per channel), runs queued runs through the pipeline runner
-while a `ProgressBoard` edits the progress message, and delivers the briefing (or the reason
-there is none) exactly once. On start, `recover()` delivers results that finished while the
-bot was down and re-queues runs that were interrupted.
+results go (a delivery record per channel), executes queued runs through the pipeline runner
+under the run's lease while a `ProgressBoard` edits the progress message, and delivers the
+briefing (or the reason there is none) exactly once. The same service runs jobs in the bot's
+own process (embedded queue) and in `autointel worker` processes (arq), where its deliverer
+is a REST-only Discord client. `recover()` delivers results that finished while no process
+could deliver them and re-queues runs that were interrupted.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from bot.errors import user_message
 from bot.progress import ProgressBoard
 from bot.render import DEFAULT_ATTACHMENT_LIMIT, MessagePart, render_briefing, render_failure
 from pipelines.deliveries import DeliveryRecord, DeliveryStore
-from pipelines.errors import PipelineError
+from pipelines.errors import PipelineError, RunCancelledError
 from pipelines.flow import FLOWS
+from pipelines.leases import RunBusyError, RunLeases
 from pipelines.models import Briefing, Depth, Source
-from pipelines.queue import LocalQueue
+from pipelines.queue import RunQueue, cancel_run
 from pipelines.runner import execute, submit
 from pipelines.stage import Resources
 from pipelines.store import RunRecord, RunStore
@@ -48,18 +51,31 @@ class Destination:
 
 
 class RunService:
-    """Submits, executes and delivers runs for the bot."""
+    """Submits, executes and delivers runs (in the bot, or in a worker)."""
 
     def __init__(
-        self, settings: Settings, store: RunStore, resources: Resources, deliverer: Deliverer
+        self,
+        settings: Settings,
+        store: RunStore,
+        resources: Resources,
+        deliverer: Deliverer | None,
+        *,
+        lease_owner: str,
     ) -> None:
         self.settings = settings
         self.store = store
         self.resources = resources
         self.deliverer = deliverer
-        self.deliveries: DeliveryStore = deliverer.deliveries
-        self.queue = LocalQueue(self.run_job, settings.pipeline.queue_concurrency)
+        self.deliveries = DeliveryStore(store.engine)
+        self.leases = RunLeases(store.engine)
+        self.lease_owner = lease_owner
+        self.queue: RunQueue | None = None  # set by the entry point (`open_queue`)
         self._attachment_limits: dict[str, int] = {}
+
+    def _queue(self) -> RunQueue:
+        if self.queue is None:
+            raise RuntimeError("RunService.queue is not set")
+        return self.queue
 
     async def submit(
         self, source: Source, depth: Depth, destination: Destination, *, requester: str, namespace: str
@@ -78,28 +94,37 @@ class RunService:
         self._attachment_limits[run.id] = destination.attachment_limit
         return run, record
 
-    def enqueue(self, run_id: str) -> int:
+    async def next_position(self) -> int:
+        """The queue position a run submitted now would get."""
+        return await self._queue().next_position()
+
+    async def enqueue(self, run_id: str) -> int:
         """Queue a run; its position (0 = starting now)."""
-        return self.queue.enqueue(run_id)
+        return await self._queue().enqueue(run_id)
 
     async def cancel(self, run: RunRecord) -> bool:
-        """Cancel a queued or running run (False when it had already finished)."""
-        if run.status not in ("queued", "running", "interrupted"):
+        """Cancel a queued or running run, wherever it runs (False when it had already finished)."""
+        if not await cancel_run(self.store, self._queue(), run.id):
             return False
-        await self.store.set_run_status(
-            run.id, "cancelled", error_code="cancelled", error_message="cancelled"
-        )
-        if not self.queue.cancel(run.id):  # not running here: nothing will report it, so report now
-            await self.deliver_outcome(run.id)
+        await self.deliver_outcome(run.id)  # exactly once, whoever gets there first
         return True
 
     async def show(self, run_id: str, part: MessagePart) -> None:
         """Show `part` as the progress message of every destination of the run."""
+        if self.deliverer is None:
+            return
         for record in await self.deliveries.for_run(run_id):
             await self.deliverer.show_status(record, part)
 
     async def run_job(self, run_id: str) -> None:
-        """Execute (or resume) a run with live progress, then deliver its outcome."""
+        """Execute (or resume) a run under its lease with live progress, then deliver its outcome."""
+        try:
+            async with self.leases.hold(run_id, self.lease_owner, self.settings.worker.lease_seconds):
+                await self._run(run_id)
+        except RunBusyError as exc:
+            log.info("%s; leaving it to that process", exc.message)
+
+    async def _run(self, run_id: str) -> None:
         run = await self.store.get_run(run_id)
         stages = [stage.name for stage in FLOWS[run.depth]]
         board = ProgressBoard(
@@ -112,6 +137,8 @@ class RunService:
         )
         try:
             await execute(self.store, self.resources, run.id, on_progress=board.update)
+        except RunCancelledError:
+            await board.finish("cancelled")
         except PipelineError as exc:
             await board.finish("failed", user_message(exc, run.id))
         except asyncio.CancelledError:
@@ -132,9 +159,9 @@ class RunService:
                 briefing = Briefing.model_validate_json(brief.output_json)
                 limit = self._attachment_limits.get(run.id, DEFAULT_ATTACHMENT_LIMIT)
                 return render_briefing(briefing, run.id, attachment_limit=limit)
-        if run.status in ("succeeded", "failed", "cancelled"):
-            if run.status == "cancelled":
-                return [render_failure(run.id, "The run was cancelled.", cancelled=True)]
+        if run.status == "cancelled":
+            return [render_failure(run.id, "The run was cancelled.", cancelled=True)]
+        if run.status in ("succeeded", "failed"):
             internal = run.error_code in (None, "internal_error")
             reason = (
                 "internal error; an admin can find details in the logs" if internal else run.error_message
@@ -144,6 +171,8 @@ class RunService:
 
     async def deliver_outcome(self, run_id: str) -> None:
         """Deliver a finished run's briefing or failure to every destination still owed it."""
+        if self.deliverer is None:  # no Discord client in this process: the bot delivers it
+            return
         run = await self.store.get_run(run_id)
         parts = await self.outcome_parts(run)
         if parts is None:
@@ -152,21 +181,23 @@ class RunService:
             if record.state != "delivered":
                 await self.deliverer.deliver(record, parts)
 
-    async def recover(self) -> tuple[int, int]:
-        """Deliver results finished while the bot was down; re-queue interrupted runs.
-
-        Returns (deliveries attempted, runs re-queued).
-        """
+    async def deliver_owed(self) -> int:
+        """Deliver every finished run's outcome still owed to a destination; how many runs."""
         owed = await self.deliveries.undelivered()
-        for run_id in dict.fromkeys(record.run_id for record in owed):
+        run_ids = list(dict.fromkeys(record.run_id for record in owed))
+        for run_id in run_ids:
             await self.deliver_outcome(run_id)
+        return len(run_ids)
+
+    async def recover(self) -> tuple[int, int]:
+        """Deliver results finished while no process could; re-queue runs that were interrupted.
+
+        Returns (runs delivered, runs re-queued).
+        """
+        delivered = await self.deliver_owed()
         unfinished = await self.deliveries.unfinished_runs()
         for run_id in unfinished:
-            self.queue.enqueue(run_id)
-        if owed or unfinished:
-            log.info("recovered %d owed deliveries and %d unfinished runs", len(owed), len(unfinished))
-        return len(owed), len(unfinished)
-
-    async def close(self) -> None:
-        """Stop running jobs (they resume on the next start)."""
-        await self.queue.close()
+            await self._queue().enqueue(run_id)
+        if delivered or unfinished:
+            log.info("recovered %d owed deliveries and %d unfinished runs", delivered, len(unfinished))
+        return delivered, len(unfinished)

@@ -1,4 +1,4 @@
-"""The `autointel` command line: `analyze` a source, list `runs`, `memory search` / `memory ingest`, `bot`.
+"""The `autointel` command line: `analyze`, `runs [cancel]`, `memory`, `eval`, `bot`, `worker`, `db upgrade`.
 
 Every failure ends in one line on stderr and a non-zero exit code:
 1 for a failed command (bad source, failed stage, unreachable store), 2 for bad settings
@@ -48,8 +48,18 @@ def _parser() -> argparse.ArgumentParser:
     factcheck.add_argument("--limit", type=int, default=None, help="only the first N claims")
     factcheck.add_argument("--json", dest="json_path", metavar="PATH", help="also write the figures as JSON")
 
-    runs = commands.add_parser("runs", help="list recent runs with their stage status")
+    runs = commands.add_parser("runs", help="list recent runs with their stage status, or cancel one")
     runs.add_argument("--limit", type=int, default=20, help="how many runs to show (default 20)")
+    run_actions = runs.add_subparsers(dest="action", required=False, metavar="ACTION")
+    cancel = run_actions.add_parser("cancel", help="cancel a queued or running run, wherever it runs")
+    cancel.add_argument("run_id", metavar="ID", help="run id (or its first 6+ characters)")
+
+    worker = commands.add_parser("worker", help="execute queued runs from Redis (needs REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+
+    database = commands.add_parser("db", help="run store administration")
+    db_actions = database.add_subparsers(dest="action", required=True, metavar="ACTION")
+    db_actions.add_parser("upgrade", help="apply the database migrations and print the schema revision")
 
     commands.add_parser("bot", help="run the Discord bot (needs DISCORD_BOT_TOKEN)")
 
@@ -92,6 +102,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cli.bot import start_bot
 
         return start_bot(settings)
+    if args.command == "worker":
+        from cli.bot import start_worker
+
+        return start_worker(settings, burst=args.burst)
+    if args.command == "db":
+        from cli.runs import upgrade_database
+
+        return asyncio.run(upgrade_database(settings))
     if args.command == "eval":
         from cli.evaluate import run_eval
 
@@ -103,8 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             namespace = "reference" if args.reference else args.guild
             return asyncio.run(memory.search(settings, args.query, namespace, args.limit, args.kind))
         return asyncio.run(memory.ingest(settings, Path(args.file), args.guild))
-    from cli.runs import list_runs
+    from cli.runs import cancel_run, list_runs
 
+    if args.action == "cancel":
+        return asyncio.run(cancel_run(settings, args.run_id))
     return asyncio.run(list_runs(settings, args.limit))
 
 

@@ -14,9 +14,11 @@ from rich.markdown import Markdown
 from cli.progress import ProgressDisplay
 from pipelines.errors import describe
 from pipelines.models import Briefing, Depth, Transcript
-from pipelines.runner import RunResult, execute, submit
+from pipelines.queue import ArqQueue
+from pipelines.runner import RunResult, execute, follow, submit
 from pipelines.service import open_services
 from pipelines.sources import normalise_source
+from pipelines.store import RunStore
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,19 @@ def result_json(result: RunResult) -> dict[str, object]:
     }
 
 
+async def _enqueue_and_follow(
+    settings: Settings, store: RunStore, run_id: str, display: ProgressDisplay
+) -> RunResult:
+    assert settings.redis.url is not None
+    queue = await ArqQueue.connect(settings.redis.url.get_secret_value(), settings.redis.queue_name)
+    try:
+        position = await queue.enqueue(run_id)
+        print(f"queued for a worker (position {position})", file=sys.stderr)
+        return await follow(store, run_id, on_progress=display)
+    finally:
+        await queue.close()
+
+
 async def analyze(
     settings: Settings,
     source_text: str,
@@ -85,11 +100,15 @@ async def analyze(
     console = Console(highlight=False)
     try:
         source = await asyncio.to_thread(normalise_source, source_text)
-        async with open_services(settings) as (store, resources):
+        distributed = settings.redis.url is not None
+        async with open_services(settings, memory=not distributed) as (store, resources):
             run = await submit(store, source, depth, fresh=fresh)
             console.print(f"run {run.id} started: {source.location}", highlight=False, markup=False)
             with ProgressDisplay(console) as display:
-                result = await execute(store, resources, run.id, on_progress=display)
+                if distributed:  # a worker executes it; follow its progress in the store
+                    result = await _enqueue_and_follow(settings, store, run.id, display)
+                else:
+                    result = await execute(store, resources, run.id, on_progress=display)
     except Exception as exc:  # the CLI boundary: every failure becomes one line
         log.debug("analyze failed", exc_info=True)
         print(f"autointel: {describe(exc)}", file=sys.stderr)

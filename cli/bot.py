@@ -1,4 +1,4 @@
-"""`autointel bot`: run the Discord bot until interrupted."""
+"""`autointel bot` and `autointel worker`: run the Discord bot, or a worker, until interrupted."""
 
 from __future__ import annotations
 
@@ -30,4 +30,25 @@ def start_bot(settings: Settings) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    return 0
+
+
+def start_worker(settings: Settings, *, burst: bool = False) -> int:
+    """Run an arq worker; return the exit code (1 when Redis is not configured or not reachable)."""
+    from redis.exceptions import RedisError
+
+    from bot.worker import build_worker
+
+    try:
+        worker = build_worker(settings, burst=burst)
+        worker.run()
+    except PipelineError as exc:
+        print(f"autointel: {describe(exc)}", file=sys.stderr)
+        return 1
+    except (RedisError, OSError) as exc:
+        print(f"autointel: cannot reach Redis at REDIS_URL: {exc}", file=sys.stderr)
+        return 1
+    except discord.LoginFailure:
+        print("autointel: Discord refused the bot token (DISCORD_BOT_TOKEN)", file=sys.stderr)
+        return 1
     return 0

@@ -22,7 +22,10 @@
         ├── RunNotFoundError           run_not_found
         ├── StoreUnavailableError      store_unavailable  the database cannot be opened
         ├── MemoryRequiredError        memory_unavailable long-term memory was not opened
-        └── InternalStageError         internal_error   unexpected failure inside a stage
+        ├── InternalStageError         internal_error   unexpected failure inside a stage
+        ├── RunCancelledError          cancelled        a user cancelled the run
+        ├── QueueUnavailableError      queue_unavailable  Redis (REDIS_URL) cannot be reached
+        └── RunFailedError             (stored code)    a run that failed in a worker, as recorded
 
 Every error carries a stable `code` (stored in the run record) and a short message fit
 for a Discord user or a CLI line; `describe()` is the single mapping used by all clients.
@@ -131,6 +134,22 @@ class MemoryRequiredError(RunError):
 
 class InternalStageError(RunError):
     code = "internal_error"
+
+
+class RunCancelledError(RunError):
+    code = "cancelled"
+
+
+class QueueUnavailableError(RunError):
+    code = "queue_unavailable"
+
+
+class RunFailedError(RunError):
+    """A run that failed in another process, as its record tells it (code and message as stored)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def describe(exc: BaseException) -> str:

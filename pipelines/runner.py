@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from pipelines.errors import InternalStageError, PipelineError
+from pipelines.errors import InternalStageError, PipelineError, RunCancelledError, RunFailedError
 from pipelines.flow import FLOWS, PIPELINE_VERSION, Flows
 from pipelines.models import Depth, RunRequest, Source
 from pipelines.stage import Resources, Stage, StageDeps
@@ -44,6 +44,11 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], Awaitable[None] | None]
+_EVENT_OF_STATUS: dict[str, EventStatus] = {
+    "running": "started",
+    "succeeded": "succeeded",
+    "failed": "failed",
+}
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,8 @@ async def execute(
 ) -> RunResult:
     """Run (or resume) a run to the end; raise the failing stage's `PipelineError` on failure."""
     run = await store.get_run(run_id)
+    if run.status == "cancelled":
+        raise RunCancelledError(f"run {run.id} was cancelled")
     stages = flows[run.depth]
     stored = {record.stage: record for record in await store.stages(run.id)}
     outputs: dict[str, BaseModel] = {
@@ -111,6 +118,8 @@ async def execute(
     recomputing = False  # once a stage runs, every later stage runs too: its inputs changed
     previous: tuple[str, str] | None = None  # (stage, origin run) of the last stage's result
     for position, stage in enumerate(stages):
+        if position and (await store.get_run(run.id)).status == "cancelled":  # cancelled elsewhere
+            raise RunCancelledError(f"run {run.id} was cancelled")
         event = ProgressEvent(run.id, stage.name, "started", position, len(stages))
         record = stored.get(stage.name)
         done = None if recomputing else _load(stage, record)
@@ -185,3 +194,57 @@ async def _run_stage(
     await store.stage_succeeded(deps.run_id, stage.name, position, output.model_dump_json(), elapsed)
     await _notify(on_progress, replace(event, status="succeeded", seconds=elapsed))
     return output
+
+
+async def follow(
+    store: RunStore,
+    run_id: str,
+    *,
+    on_progress: ProgressCallback | None = None,
+    flows: Flows = FLOWS,
+    poll_seconds: float = 0.3,
+) -> RunResult:
+    """Follow a run executed by another process through the store until it ends.
+
+    Emits the same progress events as `execute` (from stage records as they change) and
+    returns the same `RunResult`; a failed or cancelled run raises `RunFailedError` with the
+    stored code and message.
+    """
+    shown: dict[str, str] = {}
+    while True:
+        run = await store.get_run(run_id)
+        records = {record.stage: record for record in await store.stages(run_id)}
+        stages = flows[run.depth]
+        for position, stage in enumerate(stages):
+            record = records.get(stage.name)
+            if record is None or shown.get(stage.name) == record.status:
+                continue
+            shown[stage.name] = record.status
+            status: EventStatus | None = {
+                "running": "started",
+                "succeeded": "succeeded",
+                "failed": "failed",
+            }.get(
+                record.status  # type: ignore[assignment]
+            )
+            if status is None:
+                continue
+            if status == "succeeded" and record.reused_from:
+                status = "reused"
+            message = record.error_message if status == "failed" else record.reused_from
+            event = ProgressEvent(
+                run_id, stage.name, status, position, len(stages), record.duration_seconds or 0.0, message
+            )
+            await _notify(on_progress, event)
+        if run.status == "succeeded":
+            outputs: dict[str, BaseModel] = {
+                "request": RunRequest(source=run.source, depth=run.depth, namespace=run.namespace)
+            }
+            for stage in stages:
+                loaded = _load(stage, records.get(stage.name))
+                if loaded is not None:
+                    outputs[stage.name] = loaded
+            return RunResult(run=run, stages=list(records.values()), outputs=outputs)
+        if run.status in ("failed", "cancelled"):
+            raise RunFailedError(run.error_message or run.status, run.error_code or run.status)
+        await asyncio.sleep(poll_seconds)

@@ -84,7 +84,10 @@ def test_report_attached_and_split_when_over_the_limit() -> None:
 
 
 def test_untrusted_text_cannot_mention_or_format() -> None:
-    hostile = "@everyone @here <@123456789012345678> <@&1234567890123> **bold** [link](http://evil.example)\n# Heading\n> quote"
+    hostile = (
+        "@everyone @here <@123456789012345678> <@&1234567890123> **bold** [link](http://evil.example)"
+        "\n# Heading\n> quote"
+    )
     text = safe(hostile)
     assert "@everyone" not in text and "@here" not in text
     assert "<@1" not in text and "<@&" not in text

@@ -21,11 +21,11 @@ async def test_runs_in_order_with_bounded_concurrency() -> None:
         active -= 1
 
     queue = LocalQueue(job, concurrency=2)
-    positions = [queue.enqueue(f"r{n}") for n in range(5)]
+    positions = [await queue.enqueue(f"r{n}") for n in range(5)]
     assert positions == [0, 0, 1, 2, 3]
-    assert queue.enqueue("r3") == 2  # already waiting: no second copy
+    assert await queue.enqueue("r3") == 2  # already waiting: no second copy
     await asyncio.sleep(0)
-    assert queue.next_position() == 4
+    assert await queue.next_position() == 4
     gate.set()
     await queue.join()
     assert started == ["r0", "r1", "r2", "r3", "r4"] and peak == 2
@@ -42,14 +42,14 @@ async def test_cancel_waiting_and_running() -> None:
             raise
 
     queue = LocalQueue(job, concurrency=1)
-    queue.enqueue("a")
-    queue.enqueue("b")
+    await queue.enqueue("a")
+    await queue.enqueue("b")
     await asyncio.sleep(0)
-    assert queue.cancel("b") and queue.position("b") is None
-    assert queue.cancel("a")
+    assert await queue.cancel("b") and queue.position("b") is None
+    assert await queue.cancel("a")
     await queue.join()
     assert stopped == ["a"]
-    assert not queue.cancel("a")
+    assert not await queue.cancel("a")
 
 
 async def test_close_stops_running_jobs() -> None:
@@ -57,8 +57,8 @@ async def test_close_stops_running_jobs() -> None:
         await asyncio.sleep(30)
 
     queue = LocalQueue(job, concurrency=1)
-    queue.enqueue("a")
-    queue.enqueue("b")
+    await queue.enqueue("a")
+    await queue.enqueue("b")
     await asyncio.sleep(0)
     await queue.close()
     assert queue.position("a") is None and queue.position("b") is None

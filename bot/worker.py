@@ -1,0 +1,147 @@
+"""`autointel worker`: an arq worker on Redis that executes runs and delivers their results.
+
+Each job is one run (job id = run id). The worker preloads the Whisper model and the LLM
+client at start-up, runs `RunService.run_job` under the run's lease (so two workers never
+execute the same run), and delivers to Discord through a REST-only client — the interaction
+webhook, then the channel webhook, then a channel message — when DISCORD_BOT_TOKEN is set
+(otherwise the bot delivers). A reaper task re-queues runs whose worker died (their lease
+expired) at once instead of after arq's job timeout. On SIGTERM, running jobs get
+WORKER_SHUTDOWN_GRACE_SECONDS to finish; the rest are cancelled at a stage boundary and arq
+runs them again (resuming at the first unfinished stage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import AsyncExitStack
+from typing import Any
+
+import discord
+
+from bot.delivery import Deliverer
+from bot.endpoints import use_discord_endpoints
+from bot.service import RunService
+from pipelines.deliveries import DeliveryStore
+from pipelines.errors import QueueUnavailableError
+from pipelines.leases import process_identity
+from pipelines.queue import JOB_NAME, ArqQueue
+from pipelines.service import open_services
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_TRIES = 20  # arq re-runs an interrupted job; each try resumes where the last one stopped
+
+
+async def _discord_client(settings: Settings) -> discord.Client | None:
+    """A logged-in REST-only client (no gateway), or None without a token."""
+    token = settings.discord.bot_token
+    if token is None or not token.get_secret_value().strip():
+        log.warning("DISCORD_BOT_TOKEN is not set: results are left for the bot to deliver")
+        return None
+    use_discord_endpoints(settings.discord.api_base_url, settings.discord.gateway_url)
+    client = discord.Client(intents=discord.Intents.none())
+    await client.login(token.get_secret_value().strip())
+    return client
+
+
+async def _preload(service: RunService) -> None:
+    """Load the Whisper model and build the LLM client before the first job."""
+    from pipelines.transcribe import load_whisper
+    from routing.endpoints import llm_for
+
+    await asyncio.to_thread(load_whisper, service.resources)
+    llm_for("startup", service.resources)
+
+
+async def _reap(service: RunService, queue: ArqQueue, every: float) -> None:
+    """Re-queue runs whose lease expired (their worker died or hung)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            for run_id in await service.leases.expired():
+                log.warning("run %s: its worker stopped renewing the lease; re-queueing it", run_id)
+                await queue.requeue_stale(run_id)
+        except Exception:
+            log.exception("the reaper failed; trying again later")
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """arq on_startup: open the services, preload models, log in to Discord, start the reaper."""
+    settings: Settings = ctx["settings"]
+    stack = AsyncExitStack()
+    ctx["stack"] = stack
+    store, resources = await stack.enter_async_context(open_services(settings))
+    client = await _discord_client(settings)
+    if client is not None:
+        stack.push_async_callback(client.close)
+    deliverer = Deliverer(client, DeliveryStore(store.engine), settings.discord) if client else None
+    service = RunService(settings, store, resources, deliverer, lease_owner=process_identity())
+    queue = ArqQueue(ctx["redis"], settings.redis.queue_name)
+    service.queue = queue
+    ctx["service"] = service
+    if ctx.get("preload", True):
+        await _preload(service)
+    reaper = asyncio.create_task(_reap(service, queue, settings.worker.lease_seconds / 3), name="reaper")
+    ctx["reaper"] = reaper
+    log.info("worker %s ready on queue %s", service.lease_owner, settings.redis.queue_name)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """arq on_shutdown: stop the reaper, close Discord and the services."""
+    reaper: asyncio.Task[None] | None = ctx.get("reaper")
+    if reaper is not None:
+        reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reaper
+    stack: AsyncExitStack | None = ctx.get("stack")
+    if stack is not None:
+        await stack.aclose()
+
+
+async def run_job(ctx: dict[str, Any], run_id: str) -> None:
+    """The arq job: execute (or resume) one run and deliver its outcome."""
+    service: RunService = ctx["service"]
+    await service.run_job(run_id)
+
+
+def build_worker(
+    settings: Settings, *, burst: bool = False, preload: bool = True, handle_signals: bool = True
+) -> Any:
+    """An arq `Worker` for this deployment (REDIS_URL required); `burst` stops when the queue is empty."""
+    from arq import Worker, func
+    from arq.connections import RedisSettings
+
+    if settings.redis.url is None:
+        raise QueueUnavailableError(
+            "REDIS_URL is not set: workers need Redis (the bot runs jobs itself without)"
+        )
+    redis_settings = RedisSettings.from_dsn(settings.redis.url.get_secret_value())
+    redis_settings.conn_retries = 2
+    return Worker(
+        functions=[
+            func(
+                run_job,
+                name=JOB_NAME,
+                timeout=settings.worker.job_timeout_seconds,
+                keep_result=0,
+                max_tries=MAX_TRIES,
+            )
+        ],
+        queue_name=settings.redis.queue_name,
+        redis_settings=redis_settings,
+        max_jobs=settings.worker.concurrency,
+        job_timeout=settings.worker.job_timeout_seconds,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        allow_abort_jobs=True,
+        burst=burst,
+        poll_delay=0.2,
+        job_completion_wait=settings.worker.shutdown_grace_seconds,
+        ctx={"settings": settings, "preload": preload},
+        keep_result=0,
+        max_tries=MAX_TRIES,
+        handle_signals=handle_signals,
+    )

@@ -1,0 +1,121 @@
+"""Run leases: at most one process executes a run, and a run whose process died is found.
+
+A process takes a run's lease before executing it (`take`), renews it on a heartbeat while it
+works (`hold`), and releases it when done. A lease that was not renewed for its duration
+belongs to a process that died or hung: `expired` lists those runs so they can be handed to
+another worker, which can then take the lease. Works the same on SQLite and PostgreSQL (a
+conditional UPDATE is atomic on both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from pipelines.errors import RunError
+from pipelines.tables import RunRow, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class RunBusyError(RunError):
+    """Another live process holds the run's lease."""
+
+    code = "run_busy"
+
+
+def process_identity() -> str:
+    """A lease owner name for this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class RunLeases:
+    """Lease operations on the runs table."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def _update(self, run_id: str, where: object, **values: object) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(RunRow).where(RunRow.id == run_id, where).values(**values)  # type: ignore[arg-type]
+            )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def take(self, run_id: str, owner: str, seconds: float) -> bool:
+        """Take the lease if it is free, expired or already ours."""
+        now = utcnow()
+        free = (
+            (RunRow.lease_owner.is_(None)) | (RunRow.lease_owner == owner) | (RunRow.lease_expires_at < now)
+        )
+        return await self._update(
+            run_id, free, lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds)
+        )
+
+    async def renew(self, run_id: str, owner: str, seconds: float) -> bool:
+        """Extend our lease; False when it was taken over (we must stop)."""
+        expires = utcnow() + timedelta(seconds=seconds)
+        return await self._update(run_id, RunRow.lease_owner == owner, lease_expires_at=expires)
+
+    async def release(self, run_id: str, owner: str) -> None:
+        """Give the lease back."""
+        await self._update(run_id, RunRow.lease_owner == owner, lease_owner=None, lease_expires_at=None)
+
+    async def expired(self) -> list[str]:
+        """Unfinished runs whose lease ran out (their process died or hung), oldest first."""
+        query = (
+            select(RunRow.id)
+            .where(
+                RunRow.status.in_(("queued", "running", "interrupted")),
+                RunRow.lease_owner.is_not(None),
+                RunRow.lease_expires_at < utcnow(),
+            )
+            .order_by(RunRow.created_at)
+        )
+        async with self._sessions() as session:
+            return list(await session.scalars(query))
+
+    @contextlib.asynccontextmanager
+    async def hold(self, run_id: str, owner: str, seconds: float) -> AsyncIterator[None]:
+        """Hold the lease while the body runs, renewing it every third of `seconds`.
+
+        Raises `RunBusyError` when another process holds it. If the lease is lost while the
+        body runs (this process stalled and another took over), the body is cancelled.
+        """
+        if not await self.take(run_id, owner, seconds):
+            raise RunBusyError(f"run {run_id} is being executed by another process")
+        body = asyncio.current_task()
+        lost = False
+
+        async def heartbeat() -> None:
+            nonlocal lost
+            while True:
+                await asyncio.sleep(seconds / 3)
+                try:
+                    if not await self.renew(run_id, owner, seconds):
+                        lost = True
+                        log.error("run %s: lease lost to another process; stopping here", run_id)
+                        if body is not None:
+                            body.cancel()
+                        return
+                except Exception:  # the database blinked: try again on the next beat
+                    log.warning("run %s: could not renew the lease", run_id, exc_info=True)
+
+        beat = asyncio.create_task(heartbeat(), name=f"lease-{run_id}")
+        try:
+            yield
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+            if not lost:
+                await self.release(run_id, owner)
