@@ -20,6 +20,7 @@ from bot.commands import Commands
 from bot.delivery import NO_MENTIONS, Deliverer
 from bot.endpoints import use_discord_endpoints
 from bot.service import RunService
+from observability.server import metrics_server
 from pipelines.deliveries import DeliveryStore
 from pipelines.queue import open_queue
 from pipelines.service import open_services
@@ -99,7 +100,10 @@ async def run_bot(settings: Settings, *, guild_ready_timeout: float = 2.0) -> No
     """Run the bot until it is closed or cancelled."""
     token = bot_token(settings)
     use_discord_endpoints(settings.discord.api_base_url, settings.discord.gateway_url)
-    async with open_services(settings) as (store, resources):
+    async with (
+        metrics_server(settings.observability.metrics_port),
+        open_services(settings) as (store, resources),
+    ):
         bot = AutoIntelBot(settings, store, resources, guild_ready_timeout=guild_ready_timeout)
         async with open_queue(settings, bot.service.run_job) as queue:
             bot.service.queue = queue

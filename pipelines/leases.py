@@ -21,7 +21,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from pipelines.errors import RunError
+from pipelines.errors import RunError, RunNotFoundError
 from pipelines.tables import RunRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,14 @@ class RunLeases:
     async def hold(self, run_id: str, owner: str, seconds: float) -> AsyncIterator[None]:
         """Hold the lease while the body runs, renewing it every third of `seconds`.
 
-        Raises `RunBusyError` when another process holds it. If the lease is lost while the
+        Raises `RunBusyError` when another process holds it (`RunNotFoundError` when this store
+        has no such run: a worker pointed at another database). If the lease is lost while the
         body runs (this process stalled and another took over), the body is cancelled.
         """
         if not await self.take(run_id, owner, seconds):
+            async with self._sessions() as session:
+                if await session.get(RunRow, run_id) is None:
+                    raise RunNotFoundError(f"no run with id {run_id!r} in this run store")
             raise RunBusyError(f"run {run_id} is being executed by another process")
         body = asyncio.current_task()
         lost = False

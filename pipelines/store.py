@@ -7,8 +7,10 @@ durable before the next stage starts.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import threading
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -16,7 +18,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, func, select, update
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, func, inspect, select, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -24,88 +27,49 @@ from sqlalchemy.orm import aliased
 
 from pipelines.errors import RunNotFoundError, StoreUnavailableError
 from pipelines.models import Depth, Source
+from pipelines.records import RunRecord, StageRecord, run_record, stage_record
 from pipelines.tables import RunRow, StageRow, utcnow
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """A run as stored."""
-
-    id: str
-    source: Source
-    depth: Depth
-    pipeline_version: str
-    fresh: bool
-    requester: str | None
-    namespace: str
-    status: str
-    error_code: str | None
-    error_message: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
 
 
-@dataclass(frozen=True)
-class StageRecord:
-    """One stage's stored result."""
-
-    run_id: str
-    stage: str
-    position: int
-    status: str
-    output_json: str | None
-    error_code: str | None
-    error_message: str | None
-    reused_from: str | None
-    attempts: int
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_seconds: float | None
-
-
-def _run_record(row: RunRow) -> RunRecord:
-    return RunRecord(
-        id=row.id,
-        source=Source.model_validate_json(row.source_json),
-        depth=Depth(row.depth),
-        pipeline_version=row.pipeline_version,
-        fresh=row.fresh,
-        requester=row.requester,
-        namespace=row.namespace,
-        status=row.status,
-        error_code=row.error_code,
-        error_message=row.error_message,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-    )
-
-
-def _stage_record(row: StageRow) -> StageRecord:
-    return StageRecord(
-        run_id=row.run_id,
-        stage=row.stage,
-        position=row.position,
-        status=row.status,
-        output_json=row.output_json,
-        error_code=row.error_code,
-        error_message=row.error_message,
-        reused_from=row.reused_from,
-        attempts=row.attempts,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        duration_seconds=row.duration_seconds,
-    )
+@functools.cache
+def head_revision() -> str:
+    """The newest migration's revision id."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
 
 
 def _alembic_upgrade(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if inspect(connection).has_table("alembic_version"):
+        current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        if current == head_revision():
+            return  # already current: skip Alembic (its module-global context is not concurrency-safe)
+    config = _alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+# Alembic keeps its migration context in module globals: one migration at a time per process,
+# across threads (each with its own event loop), without blocking an event loop while waiting.
+_MIGRATING = threading.Lock()
+
+
+async def _acquire_migration_lock() -> None:
+    """Take `_MIGRATING` in a thread; if cancelled meanwhile, release it once it is taken."""
+    acquiring = asyncio.ensure_future(asyncio.to_thread(_MIGRATING.acquire))
+    try:
+        await asyncio.shield(acquiring)
+    except asyncio.CancelledError:
+        acquiring.add_done_callback(lambda done: _MIGRATING.release() if done.result() else None)
+        raise
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -137,8 +101,12 @@ class RunStore:
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         try:
-            async with engine.begin() as conn:
-                await conn.run_sync(_alembic_upgrade)
+            await _acquire_migration_lock()
+            try:
+                async with engine.begin() as conn:
+                    await conn.run_sync(_alembic_upgrade)
+            finally:
+                _MIGRATING.release()
         except (OSError, SQLAlchemyError) as exc:
             await engine.dispose()
             where = parsed.render_as_string(hide_password=True)
@@ -188,7 +156,7 @@ class RunStore:
         )
         async with self._sessions.begin() as session:
             session.add(row)
-        return _run_record(row)
+        return run_record(row)
 
     async def get_run(self, run_id: str) -> RunRecord:
         """The run with this id (a unique prefix of at least 6 characters also works)."""
@@ -201,7 +169,7 @@ class RunStore:
                 row = rows[0] if len(rows) == 1 else None
         if row is None:
             raise RunNotFoundError(f"no run with id {run_id!r}")
-        return _run_record(row)
+        return run_record(row)
 
     async def list_runs(self, limit: int = 20, *, namespace: str | None = None) -> list[RunRecord]:
         """The most recent runs (of one namespace when given), newest first."""
@@ -209,7 +177,7 @@ class RunStore:
         if namespace is not None:
             query = query.where(RunRow.namespace == namespace)
         async with self._sessions() as session:
-            return [_run_record(row) for row in await session.scalars(query)]
+            return [run_record(row) for row in await session.scalars(query)]
 
     async def count_runs(
         self,
@@ -250,7 +218,7 @@ class RunStore:
         )
         async with self._sessions() as session:
             row = (await session.scalars(query)).first()
-        return _run_record(row) if row else None
+        return run_record(row) if row else None
 
     async def set_run_status(
         self,
@@ -278,7 +246,7 @@ class RunStore:
             rows = await session.scalars(
                 select(StageRow).where(StageRow.run_id == run_id).order_by(StageRow.position)
             )
-            return [_stage_record(row) for row in rows]
+            return [stage_record(row) for row in rows]
 
     async def stage_started(self, run_id: str, stage: str, position: int) -> None:
         """Mark a stage as running (counting the attempt)."""
@@ -379,4 +347,4 @@ class RunStore:
             )
         async with self._sessions() as session:
             row = (await session.scalars(query)).first()
-        return _stage_record(row) if row else None
+        return stage_record(row) if row else None

@@ -1,8 +1,9 @@
-"""Shared fixtures: settings in a temporary data dir and a real run store on SQLite and PostgreSQL.
+"""Shared fixtures: settings in a temporary data dir, a real run store on SQLite and PostgreSQL,
+and a real Redis.
 
-PostgreSQL runs on 127.0.0.1:5432 on the dev and CI machines. Without it the PostgreSQL
-variants skip with the reason, unless AUTOINTEL_TEST_REQUIRE_SERVICES=1 (set by .ci/run),
-which turns the skip into a failure.
+PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379, database 15 by default) run on the dev
+and CI machines. Without them the tests that need them skip with the reason, unless
+AUTOINTEL_TEST_REQUIRE_SERVICES=1 (set by .ci/run), which turns the skip into a failure.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ DATA = Path(__file__).parent / "data"
 POSTGRES_URL = os.environ.get(
     "AUTOINTEL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
+REDIS_URL = os.environ.get("AUTOINTEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("AUTOINTEL_TEST_REQUIRE_SERVICES") == "1"
 
 
@@ -78,3 +80,19 @@ async def store(store_url: str) -> AsyncIterator[RunStore]:
     opened = await RunStore.open(store_url)
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """A reachable Redis database, emptied before and after the test."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await asyncio.wait_for(client.flushdb(), timeout=5)
+    except Exception as exc:  # redis-py raises its own ConnectionError, not OSError
+        await client.aclose()
+        service_unavailable("Redis", f"{type(exc).__name__}: {exc}")
+    yield REDIS_URL
+    await client.flushdb()
+    await client.aclose()

@@ -112,6 +112,7 @@ async def world(
     monkeypatch.setenv("AUTOINTEL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ALLOW_PRIVATE_URLS", "true")  # the media server is on 127.0.0.1
     monkeypatch.setenv("DISCORD_PROGRESS_EDIT_INTERVAL_SECONDS", "0.2")
+    monkeypatch.setenv("METRICS_PORT", "0")
     point_settings_at(scripted_llm.base_url, monkeypatch.setenv)
     world = BotWorld(discord_emulator, monkeypatch.setenv)
     world.build()

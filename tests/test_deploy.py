@@ -1,0 +1,103 @@
+"""The compose stack and the image, checked statically (no Docker engine here): every service the
+README names exists, every variable it uses is in .env.example, images are pinned, ports are
+bound to 127.0.0.1, stateful services have named volumes and healthchecks, workers get a GPU."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)")
+
+
+def _env_example() -> set[str]:
+    names = set()
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            names.add(line.split("=", 1)[0].strip())
+    return names
+
+
+def test_the_services_the_readme_names_exist() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Docker", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([a-z]+)`", section)) & {
+        "bot",
+        "worker",
+        "postgres",
+        "redis",
+        "qdrant",
+        "vllm",
+        "llamacpp",
+        "prometheus",
+        "grafana",
+        "migrate",
+        "cli",
+    }
+    assert {
+        "bot",
+        "worker",
+        "postgres",
+        "redis",
+        "qdrant",
+        "vllm",
+        "llamacpp",
+        "prometheus",
+        "grafana",
+    } <= named
+    assert named <= set(SERVICES)
+
+
+def test_every_variable_is_documented_in_env_example() -> None:
+    used = set(VARIABLE.findall((ROOT / "docker-compose.yml").read_text()))
+    for service in SERVICES.values():
+        environment = service.get("environment") or {}
+        used |= {
+            name
+            for name in environment
+            if name.isupper() and not name.startswith(("GF_", "QDRANT__", "HF_HOME"))
+        }
+    missing = used - _env_example() - {"POSTGRES_USER", "POSTGRES_DB"}
+    assert not missing, f"not in .env.example: {sorted(missing)}"
+
+
+def test_images_are_pinned_and_ports_are_local() -> None:
+    for name, service in SERVICES.items():
+        image = service.get("image", "")
+        assert ":" in image and not image.endswith(":latest"), f"{name}: unpinned image {image!r}"
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name}: port {port} is not bound to 127.0.0.1"
+
+
+def test_state_lives_in_named_volumes_with_healthchecks() -> None:
+    declared = set(COMPOSE["volumes"])
+    for name in ("postgres", "redis", "qdrant"):
+        assert "healthcheck" in SERVICES[name], f"{name} has no healthcheck"
+    for name, service in SERVICES.items():
+        for volume in service.get("volumes", []):
+            source = str(volume).split(":", 1)[0]
+            assert source.startswith("./") or source in declared, f"{name}: undeclared volume {source}"
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name}: {source} is missing"
+
+
+def test_workers_and_vllm_reserve_a_gpu_and_start_after_migrations() -> None:
+    for name in ("worker", "vllm"):
+        devices = SERVICES[name]["deploy"]["resources"]["reservations"]["devices"]
+        assert devices[0]["capabilities"] == ["gpu"]
+    assert SERVICES["worker"]["command"] == ["worker"] and SERVICES["bot"]["command"] == ["bot"]
+    for name in ("bot", "worker"):
+        assert SERVICES[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert SERVICES["migrate"]["command"] == ["db", "upgrade"]
+
+
+def test_dockerfile_is_multi_stage_and_non_root() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert dockerfile.count("\nFROM ") + dockerfile.startswith("FROM ") >= 2
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
