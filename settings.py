@@ -103,7 +103,7 @@ class WorkerSettings(_Section):
 
     concurrency: int = Field(default=1, ge=1, le=64)  # runs at once per worker (1 per GPU is typical)
     job_timeout_seconds: int = Field(default=4 * 3600, ge=60)  # above the worst-case run
-    lease_seconds: float = Field(default=60, gt=0)  # a run whose worker is silent this long is resumed
+    lease_seconds: float = Field(default=30, gt=0)  # a run whose worker is silent this long is resumed
     shutdown_grace_seconds: int = Field(default=30, ge=0)  # SIGTERM: let runs finish this long first
 
 

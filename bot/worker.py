@@ -48,12 +48,18 @@ async def _discord_client(settings: Settings) -> discord.Client | None:
     return client
 
 
+def _import_crewai() -> None:
+    import crews.builder  # noqa: F401  (CrewAI takes seconds to import: not on a job's clock)
+
+
 async def _preload(service: RunService) -> None:
-    """Load the Whisper model and build the LLM client before the first job."""
+    """Load the Whisper model, import CrewAI and build the LLM client before the first job."""
     from pipelines.transcribe import load_whisper
     from routing.endpoints import llm_for
 
-    await asyncio.to_thread(load_whisper, service.resources)
+    await asyncio.gather(
+        asyncio.to_thread(load_whisper, service.resources), asyncio.to_thread(_import_crewai)
+    )
     llm_for("startup", service.resources)
 
 
@@ -86,7 +92,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["service"] = service
     if ctx.get("preload", True):
         await _preload(service)
-    reaper = asyncio.create_task(_reap(service, queue, settings.worker.lease_seconds / 3), name="reaper")
+    reaper = asyncio.create_task(_reap(service, queue, settings.worker.lease_seconds / 4), name="reaper")
     ctx["reaper"] = reaper
     log.info("worker %s ready on queue %s", service.lease_owner, settings.redis.queue_name)
 
