@@ -245,6 +245,22 @@ class Settings:
             return self.database.url.get_secret_value()
         return f"sqlite+aiosqlite:///{(self.pipeline.data_dir / 'autointel.db').resolve()}"
 
+    def secret_values(self) -> list[str]:
+        """Every secret value (tokens, keys, URLs with passwords and the passwords), for log masking."""
+        from urllib.parse import urlsplit
+
+        values: list[str] = []
+        for section in (getattr(self, name) for name in _SECTIONS):
+            for field in type(section).model_fields:
+                value = getattr(section, field)
+                if isinstance(value, SecretStr) and value.get_secret_value():
+                    secret = value.get_secret_value()
+                    values.append(secret)
+                    password = urlsplit(secret).password if "://" in secret else None
+                    if password:
+                        values.append(password)
+        return values
+
     def __repr__(self) -> str:
         return "Settings(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in _SECTIONS) + ")"
 

@@ -68,6 +68,7 @@ async def _reap(service: RunService, queue: ArqQueue, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         try:
+            await queue.waiting()  # refreshes the queue depth gauge
             for run_id in await service.leases.expired():
                 log.warning("run %s: its worker stopped renewing the lease; re-queueing it", run_id)
                 await queue.requeue_stale(run_id)

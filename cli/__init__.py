@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list recent runs with their stage status, or cancel one")
     runs.add_argument("--limit", type=int, default=20, help="how many runs to show (default 20)")
     run_actions = runs.add_subparsers(dest="action", required=False, metavar="ACTION")
+    show = run_actions.add_parser("show", help="one run's timeline: stages, models, tokens, delivery")
+    show.add_argument("run_id", metavar="ID", help="run id (or its first 6+ characters)")
     cancel = run_actions.add_parser("cancel", help="cancel a queued or running run, wherever it runs")
     cancel.add_argument("run_id", metavar="ID", help="run id (or its first 6+ characters)")
 
@@ -91,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from observability.logs import setup_logging
 
-    setup_logging(settings.observability.log_level, settings.observability.log_json)
+    setup_logging(settings.observability.log_level, settings.observability.log_json, settings.secret_values())
     if args.command == "analyze":
         from cli.analyze import analyze
 
@@ -121,10 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             namespace = "reference" if args.reference else args.guild
             return asyncio.run(memory.search(settings, args.query, namespace, args.limit, args.kind))
         return asyncio.run(memory.ingest(settings, Path(args.file), args.guild))
-    from cli.runs import cancel_run, list_runs
+    from cli.runs import cancel_run, list_runs, show_run
 
     if args.action == "cancel":
         return asyncio.run(cancel_run(settings, args.run_id))
+    if args.action == "show":
+        return asyncio.run(show_run(settings, args.run_id))
     return asyncio.run(list_runs(settings, args.limit))
 
 

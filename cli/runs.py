@@ -1,7 +1,9 @@
-"""`autointel runs` (recent runs with the status of each stage), `runs cancel ID`, `db upgrade`."""
+"""`autointel runs` (recent runs with the status of each stage), `runs show ID` (one run's
+timeline), `runs cancel ID`, `db upgrade`."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 from rich.console import Console
@@ -79,4 +81,59 @@ async def upgrade_database(settings: Settings) -> int:
         return 1
     where = make_url(settings.database_url).render_as_string(hide_password=True)
     print(f"database {where} is at schema revision {revision}")
+    return 0
+
+
+def _stage_details(output_json: str | None) -> tuple[str, str]:
+    """(model, tokens) recorded in a stage's output, when it has them."""
+    if not output_json:
+        return "", ""
+    data = json.loads(output_json)
+    model = str(data.get("model") or "") if isinstance(data, dict) else ""
+    tokens = data.get("tokens_spent") if isinstance(data, dict) else None
+    return model, str(tokens) if tokens else ""
+
+
+async def show_run(settings: Settings, run_id: str) -> int:
+    """Print one run's timeline: stages (model, tokens, time, attempts, errors) and deliveries."""
+    from pipelines.deliveries import DeliveryStore
+
+    try:
+        async with await RunStore.open(settings.database_url) as store:
+            run = await store.get_run(run_id)
+            stages = await store.stages(run.id)
+            deliveries = await DeliveryStore(store.engine).for_run(run.id)
+    except PipelineError as exc:
+        print(f"autointel: {describe(exc)}", file=sys.stderr)
+        return 1
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+    console.print(f"run {run.id}  {run.depth.value}  {run.status}", markup=False)
+    console.print(f"source   {run.source.location}", markup=False)
+    stamps = [("created", run.created_at), ("started", run.started_at), ("finished", run.finished_at)]
+    console.print("  ".join(f"{name} {value:%Y-%m-%d %H:%M:%S}" for name, value in stamps if value))
+    if run.error_code:
+        console.print(f"error    {run.error_code}: {run.error_message}", markup=False)
+    table = Table("stage", "status", "started (UTC)", "seconds", "attempts", "model", "tokens", "note")
+    for stage in stages:
+        model, tokens = _stage_details(stage.output_json)
+        note = f"reused from {stage.reused_from[:12]}" if stage.reused_from else (stage.error_message or "")
+        table.add_row(
+            stage.stage,
+            f"{SYMBOLS.get(stage.status, '?')} {stage.status}",
+            f"{stage.started_at:%H:%M:%S}" if stage.started_at else "",
+            f"{stage.duration_seconds:.2f}" if stage.duration_seconds is not None else "",
+            str(stage.attempts),
+            model,
+            tokens,
+            note,
+        )
+    console.print(table)
+    for record in deliveries:
+        route = f"via {record.route}" if record.route else "not posted"
+        console.print(
+            f"delivery {record.destination}: {record.state}, {route}, {record.parts_sent} part(s), "
+            f"{record.attempts} attempt(s); progress message via {record.status_route or '-'}"
+            + (f"; last error: {record.last_error}" if record.last_error else ""),
+            markup=False,
+        )
     return 0

@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from observability.metrics import LLM_REQUESTS, LLM_SECONDS, LLM_TOKENS
 from pipelines.models import Depth
 
 log = logging.getLogger(__name__)
@@ -140,19 +142,40 @@ async def run_task(
     from crews.runtime import ConverterError
 
     error = ""
+    model = str(getattr(llm, "model", "unknown"))
     for attempt in (1, 2):
         prompt = description if attempt == 1 else description + task_text("repair", error=error)
         budget.reserve(key, estimate_tokens(prompt) + max_output_tokens)
+        started = time.perf_counter()
+        outcome = "ok"
+        result = None
         try:
             result = await _crew(key, llm, prompt, output).akickoff()
             return _parse(result, output)
         except (ValidationError, ValueError, ConverterError) as exc:
+            outcome = "invalid"
             error = f"it did not match the schema ({str(exc).splitlines()[0][:200]})"
         except Exception as exc:  # the model endpoint's errors have no common base
+            outcome = "error"
             log.warning("task %s attempt %d failed: %s: %s", key, attempt, type(exc).__name__, exc)
             error = f"the request failed ({type(exc).__name__})"
+        finally:
+            _record_call(model, key, outcome, time.perf_counter() - started, prompt, result)
         log.info("task %s attempt %d unusable: %s", key, attempt, error)
     raise TaskFailed(key, error)
+
+
+def _record_call(model: str, task: str, outcome: str, seconds: float, prompt: str, result: Any) -> None:
+    """Count one model call: outcome, duration and tokens (the server's usage, else estimated)."""
+    LLM_REQUESTS.labels(model=model, task=task, outcome=outcome).inc()
+    LLM_SECONDS.labels(model=model, task=task).observe(seconds)
+    usage = getattr(result, "token_usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) or estimate_tokens(prompt)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    if not completion_tokens and result is not None:
+        completion_tokens = estimate_tokens(str(getattr(result, "raw", "") or ""))
+    LLM_TOKENS.labels(model=model, task=task, kind="prompt").inc(prompt_tokens)
+    LLM_TOKENS.labels(model=model, task=task, kind="completion").inc(completion_tokens)
 
 
 async def run_all(jobs: Sequence[Callable[[], Awaitable[R]]], parallel: bool, limit: int) -> list[R]:

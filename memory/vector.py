@@ -15,10 +15,12 @@ as its own SQLite commit, and admits one process at a time (a second one gets
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
@@ -30,6 +32,7 @@ from memory import KINDS
 from memory.embeddings import Embedder
 from memory.errors import DimensionMismatchError, MemoryStoreError, MemoryUnavailableError
 from memory.namespaces import CLI_NAMESPACE, REFERENCE_NAMESPACE, validate_namespace
+from observability.metrics import MEMORY_OPERATIONS, MEMORY_SECONDS
 from settings import Settings
 
 __all__ = [
@@ -47,6 +50,19 @@ QUERY_CACHE_SIZE = 256  # recent query embeddings kept per VectorMemory
 EMBED_SLAB_BATCHES = 16  # texts embedded per call = 16 batches, then one Qdrant upsert per batch
 _ID_NAMESPACE = uuid.UUID("6f1c2a4e-9d0b-5e27-8a43-5b1d0f3c7e21")  # fixed: ids must never change
 _T = TypeVar("_T")
+
+
+@contextlib.contextmanager
+def _measured(operation: str) -> Iterator[None]:
+    """Count a memory operation and its duration, with its outcome."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        yield
+        outcome = "ok"
+    finally:
+        MEMORY_OPERATIONS.labels(operation=operation, outcome=outcome).inc()
+        MEMORY_SECONDS.labels(operation=operation).observe(time.perf_counter() - started)
 
 
 def collection_name(namespace: str) -> str:
@@ -223,6 +239,11 @@ class VectorMemory:
             self._dimensions[name] = dimension
 
     async def upsert(self, namespace: str, items: Sequence[MemoryItem]) -> int:
+        """Embed and store `items` in `namespace` (see `_upsert`); counted in the memory metrics."""
+        with _measured("upsert"):
+            return await self._upsert(namespace, items)
+
+    async def _upsert(self, namespace: str, items: Sequence[MemoryItem]) -> int:
         """Embed and store `items` in `namespace`; return how many distinct points were written.
 
         Embeds up to 16 batches of EMBEDDINGS_BATCH_SIZE texts per embedder call and makes one
@@ -252,6 +273,19 @@ class VectorMemory:
         return len(unique)
 
     async def search(
+        self,
+        namespace: str,
+        query: str,
+        *,
+        limit: int = 5,
+        kinds: Sequence[str] | None = None,
+        exclude_run: str | None = None,
+    ) -> list[Hit]:
+        """The items closest to `query` (see `_search`); counted in the memory metrics."""
+        with _measured("search"):
+            return await self._search(namespace, query, limit=limit, kinds=kinds, exclude_run=exclude_run)
+
+    async def _search(
         self,
         namespace: str,
         query: str,
@@ -309,6 +343,10 @@ class VectorMemory:
 
     async def delete_run(self, namespace: str, run_id: str) -> None:
         """Forget every item of `run_id` in `namespace` (e.g. before re-analysing it fresh)."""
+        with _measured("delete"):
+            await self._delete_run(namespace, run_id)
+
+    async def _delete_run(self, namespace: str, run_id: str) -> None:
         name = collection_name(namespace)
         if await self._existing_dimension(name) is None:
             return

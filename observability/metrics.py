@@ -1,9 +1,70 @@
-"""Every Prometheus metric of AutoIntel, declared once; other modules import and label them."""
+"""Every Prometheus metric of AutoIntel, declared once; other modules import and label them.
+
+Each process (the bot, every worker) serves its own registry on METRICS_PORT; Prometheus
+scrapes each replica, so no multiprocess mode is needed.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
+_SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
+
+# --- runs and stages -----------------------------------------------------------------------
+RUNS_STARTED = Counter("autointel_runs_started_total", "Runs that started executing, by depth.", ["depth"])
+RUNS_FINISHED = Counter(
+    "autointel_runs_finished_total",
+    "Runs that stopped, by depth and outcome (succeeded, failed, cancelled, interrupted).",
+    ["depth", "outcome"],
+)
+STAGE_SECONDS = Histogram(
+    "autointel_stage_duration_seconds",
+    "Time spent in a stage, by stage and outcome (succeeded, failed, reused).",
+    ["stage", "outcome"],
+    buckets=_SECONDS,
+)
+QUEUE_DEPTH = Gauge("autointel_queue_depth", "Runs waiting in this process's queue view.", ["queue"])
+QUEUE_WAIT_SECONDS = Histogram(
+    "autointel_queue_wait_seconds", "Time from submission to the start of execution.", buckets=_SECONDS
+)
+TRANSCRIPTION_RTF = Histogram(
+    "autointel_transcription_realtime_factor",
+    "Seconds of audio transcribed per second of processing.",
+    buckets=(1, 2, 5, 10, 15, 20, 30, 50, 100, 200),
+)
+
+# --- models --------------------------------------------------------------------------------
+LLM_REQUESTS = Counter(
+    "autointel_llm_requests_total",
+    "Model calls (one crew task attempt each), by model, task and outcome (ok, invalid, error).",
+    ["model", "task", "outcome"],
+)
+LLM_SECONDS = Histogram(
+    "autointel_llm_request_seconds",
+    "Duration of a model call, by model and task.",
+    ["model", "task"],
+    buckets=_SECONDS,
+)
+LLM_TOKENS = Counter(
+    "autointel_llm_tokens_total",
+    "Tokens used, by model, task and kind (prompt, completion; estimated when the server reports none).",
+    ["model", "task", "kind"],
+)
+
+# --- memory --------------------------------------------------------------------------------
+MEMORY_OPERATIONS = Counter(
+    "autointel_memory_operations_total",
+    "Vector memory operations, by operation (upsert, search, delete) and outcome (ok, error).",
+    ["operation", "outcome"],
+)
+MEMORY_SECONDS = Histogram(
+    "autointel_memory_operation_seconds",
+    "Duration of a vector memory operation.",
+    ["operation"],
+    buckets=_SECONDS,
+)
+
+# --- Discord -------------------------------------------------------------------------------
 COMMANDS = Counter(
     "autointel_commands_total",
     "Slash commands handled, by command and outcome (ok, refused, error).",
@@ -21,7 +82,7 @@ DELIVERIES = Counter(
 )
 DELIVERY_FALLBACKS = Counter(
     "autointel_delivery_fallbacks_total",
-    "Switches to the next delivery route, by the route left and the reason.",
+    "Switches to the next delivery route, by the route left and the reason (token_age, token_refused, ...).",
     ["from_route", "reason"],
 )
 DELIVERY_FAILURES = Counter(

@@ -125,6 +125,7 @@ async def analyze(deps: StageDeps, inputs: AnalyzeInputs) -> Analysis:
         failures=_dedupe(failures),
         chunks=len(chunks),
         tokens_spent=budget.spent,
+        model=endpoint_from_settings(deps.settings).model,
     )
 
 

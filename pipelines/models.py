@@ -99,6 +99,7 @@ class Analysis(BaseModel):
     failures: list[TaskFailure] = Field(default_factory=list)
     chunks: int = 1
     tokens_spent: int = 0
+    model: str | None = Field(default=None, description="the model that answered")
 
 
 class Evidence(BaseModel):
@@ -130,6 +131,7 @@ class Verification(BaseModel):
     unchecked: int = 0
     failures: list[TaskFailure] = Field(default_factory=list)
     tokens_spent: int = 0
+    model: str | None = Field(default=None, description="the model that answered")
 
 
 class MemoryReport(BaseModel):

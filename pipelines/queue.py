@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
 
+from observability.metrics import QUEUE_DEPTH
 from pipelines.errors import QueueUnavailableError
 from settings import Settings
 
@@ -119,6 +120,7 @@ class LocalQueue:
             run_id = self._waiting.pop(0)
             task = asyncio.create_task(self._run(run_id), name=f"run-{run_id}")
             self._running[run_id] = task
+        QUEUE_DEPTH.labels(queue="local").set(len(self._waiting))
 
     async def _run(self, run_id: str) -> None:
         try:
@@ -134,6 +136,7 @@ class LocalQueue:
             self._settle()
 
     def _settle(self) -> None:
+        QUEUE_DEPTH.labels(queue="local").set(len(self._waiting))
         if not self._waiting and not self._running:
             self._idle.set()
 
@@ -192,8 +195,14 @@ class ArqQueue:
 
     async def next_position(self) -> int:
         """One behind the jobs that wait (workers' free slots are not known here)."""
+        return await self.waiting() + 1
+
+    async def waiting(self) -> int:
+        """How many jobs wait for a worker (also published as the queue depth gauge)."""
         queued = [raw.decode() for raw in await self.redis.zrange(self.queue_name, 0, -1)]
-        return sum(not busy for busy in await self._running(queued)) + 1
+        count = sum(not busy for busy in await self._running(queued))
+        QUEUE_DEPTH.labels(queue="arq").set(count)
+        return count
 
     async def cancel(self, run_id: str) -> bool:
         """Ask the workers to abort the job (a queued job is dropped when picked)."""

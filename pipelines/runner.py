@@ -19,11 +19,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from observability.logs import log_context
+from observability.metrics import QUEUE_WAIT_SECONDS, RUNS_FINISHED, RUNS_STARTED, STAGE_SECONDS
 from pipelines.errors import InternalStageError, PipelineError, RunCancelledError, RunFailedError
 from pipelines.flow import FLOWS, PIPELINE_VERSION, Flows
 from pipelines.models import Depth, RunRequest, Source
 from pipelines.stage import Resources, Stage, StageDeps
 from pipelines.store import RunRecord, RunStore, StageRecord
+from pipelines.tables import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,25 @@ async def execute(
     run = await store.get_run(run_id)
     if run.status == "cancelled":
         raise RunCancelledError(f"run {run.id} was cancelled")
+    RUNS_STARTED.labels(depth=run.depth.value).inc()
+    if run.started_at is None:
+        QUEUE_WAIT_SECONDS.observe(max(0.0, (utcnow() - run.created_at).total_seconds()))
+    with log_context(run_id=run.id, guild=run.namespace):
+        try:
+            return await _execute(store, resources, run, on_progress, flows)
+        finally:
+            status = (await store.get_run(run.id)).status
+            outcome = status if status in ("succeeded", "failed", "cancelled") else "interrupted"
+            RUNS_FINISHED.labels(depth=run.depth.value, outcome=outcome).inc()
+
+
+async def _execute(
+    store: RunStore,
+    resources: Resources,
+    run: RunRecord,
+    on_progress: ProgressCallback | None,
+    flows: Flows,
+) -> RunResult:
     stages = flows[run.depth]
     stored = {record.stage: record for record in await store.stages(run.id)}
     outputs: dict[str, BaseModel] = {
@@ -146,10 +168,12 @@ async def execute(
                     run.id, stage.name, position, earlier.output_json or "", 0.0, reused_from=origin
                 )
                 outputs[stage.name] = reused
+                STAGE_SECONDS.labels(stage=stage.name, outcome="reused").observe(0.0)
                 await _notify(on_progress, replace(event, status="reused", message=origin))
                 continue
         recomputing = True
-        outputs[stage.name] = await _run_stage(store, deps, stage, position, outputs, on_progress, event)
+        with log_context(stage=stage.name):
+            outputs[stage.name] = await _run_stage(store, deps, stage, position, outputs, on_progress, event)
     await store.set_run_status(run.id, "succeeded")
     return RunResult(run=await store.get_run(run.id), stages=await store.stages(run.id), outputs=outputs)
 
@@ -184,6 +208,7 @@ async def _run_stage(
         else:
             log.exception("stage %s of run %s crashed", stage.name, deps.run_id)
             code, message, status = "internal_error", f"{type(exc).__name__}: {exc}", "failed"
+        STAGE_SECONDS.labels(stage=stage.name, outcome="failed").observe(elapsed)
         await store.stage_failed(deps.run_id, stage.name, code, message, elapsed)
         await store.set_run_status(deps.run_id, status, error_code=code, error_message=message)
         await _notify(on_progress, replace(event, status="failed", seconds=elapsed, message=message))
@@ -191,6 +216,7 @@ async def _run_stage(
             raise
         raise InternalStageError(f"internal error in stage {stage.name}: {type(exc).__name__}") from exc
     elapsed = time.perf_counter() - started
+    STAGE_SECONDS.labels(stage=stage.name, outcome="succeeded").observe(elapsed)
     await store.stage_succeeded(deps.run_id, stage.name, position, output.model_dump_json(), elapsed)
     await _notify(on_progress, replace(event, status="succeeded", seconds=elapsed))
     return output

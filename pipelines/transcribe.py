@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from observability.metrics import TRANSCRIPTION_RTF
 from pipelines.errors import NoSpeechError, TranscriptionError
 from pipelines.models import Media, Segment, Transcript
 from pipelines.stage import Resources, StageDeps
@@ -163,13 +164,16 @@ def transcribe_file(runtime: WhisperRuntime, audio_path: str, config: WhisperSet
         raise TranscriptionError(f"transcription failed: {exc}") from exc
     if not segments:
         raise NoSpeechError("no speech was recognised in this audio")
+    processing = time.perf_counter() - started
+    if processing > 0:
+        TRANSCRIPTION_RTF.observe(info.duration / processing)
     return Transcript(
         origin="whisper",
         model=runtime.name,
         language=info.language,
         duration_seconds=round(info.duration, 3),
         segments=segments,
-        processing_seconds=round(time.perf_counter() - started, 3),
+        processing_seconds=round(processing, 3),
     )
 
 

@@ -124,4 +124,5 @@ async def verify(deps: StageDeps, inputs: VerifyInputs) -> Verification:
         unchecked=len(claims) - len(selected),
         failures=failures,
         tokens_spent=budget.spent,
+        model=endpoint_from_settings(deps.settings).model,
     )

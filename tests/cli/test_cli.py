@@ -93,3 +93,23 @@ def test_runs_lists_stage_status(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert main(["runs"]) == 0
     listing = capsys.readouterr().out
     assert "✓acquire ✓transcribe" in listing and "deep" in listing and "succeeded" in listing
+
+
+def test_runs_show_prints_the_timeline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "standard"]) == 0
+    run_id = capsys.readouterr().out.split("run ", 1)[1].split()[0]
+    assert main(["runs", "show", run_id[:8]]) == 0
+    timeline = capsys.readouterr().out
+    assert f"run {run_id}" in timeline and "standard" in timeline
+    for stage in ("acquire", "transcribe", "analyze", "verify", "remember", "brief"):
+        assert stage in timeline
+    assert "scripted" in timeline  # the model that answered the analysis and the checks
+    assert main(["runs", "show", "ffffffffff"]) == 1
+    assert "no run with id" in capsys.readouterr().err
+
+
+def test_db_upgrade_reports_the_schema_revision(capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines.store import head_revision
+
+    assert main(["db", "upgrade"]) == 0
+    assert f"schema revision {head_revision()}" in capsys.readouterr().out

