@@ -23,7 +23,7 @@ import discord
 from bot.delivery import Deliverer
 from bot.endpoints import use_discord_endpoints
 from bot.service import RunService
-from observability.server import metrics_server
+from observability.server import metrics_server, readiness_of
 from pipelines.deliveries import DeliveryStore
 from pipelines.errors import QueueUnavailableError
 from pipelines.leases import process_identity
@@ -81,7 +81,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     stack = AsyncExitStack()
     ctx["stack"] = stack
-    await stack.enter_async_context(metrics_server(settings.observability.metrics_port))
+    await stack.enter_async_context(
+        metrics_server(settings.observability.metrics_port, readiness=readiness_of(settings))
+    )
     store, resources = await stack.enter_async_context(open_services(settings))
     client = await _discord_client(settings)
     if client is not None:

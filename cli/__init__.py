@@ -1,8 +1,8 @@
-"""The `autointel` command line: `analyze`, `runs [cancel]`, `memory`, `eval`, `bot`, `worker`, `db upgrade`.
+"""The `autointel` command line: analyze, runs [show|cancel], memory, eval, bot, worker, db, doctor.
 
 Every failure ends in one line on stderr and a non-zero exit code:
 1 for a failed command (bad source, failed stage, unreachable store), 2 for bad settings
-or usage.
+or usage. `doctor` exits 0 (all ok), 1 (warnings) or 2 (failures).
 """
 
 from __future__ import annotations
@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("bot", help="run the Discord bot (needs DISCORD_BOT_TOKEN)")
 
+    doctor = commands.add_parser(
+        "doctor", help="check settings, services, models and this machine; changes nothing"
+    )
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+
     memory = commands.add_parser("memory", help="search long-term memory or load a reference corpus into it")
     actions = memory.add_subparsers(dest="action", required=True, metavar="ACTION")
     search = actions.add_parser("search", help="print the memories closest to a query")
@@ -82,9 +87,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _doctor(as_json: bool) -> int:
+    """`autointel doctor`: runs even when the settings are invalid (that is its first finding)."""
+    from cli.doctor import run_doctor
+    from observability.logs import setup_logging
+
+    try:
+        settings, error = load_settings(), None
+    except SettingsError as exc:
+        settings, error = None, str(exc)
+    if settings is not None:
+        setup_logging(
+            settings.observability.log_level, settings.observability.log_json, settings.secret_values()
+        )
+    return asyncio.run(run_doctor(settings, error, as_json))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        return _doctor(args.json)
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -9,13 +9,14 @@ password hidden (`hide_password`). The model checks, the host checks and the run
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -85,6 +86,11 @@ def bearer(settings: Settings) -> dict[str, str]:
     """The Authorization header for OpenAI-compatible endpoints (LLM_API_KEY), if any."""
     key = settings.llm.api_key
     return {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
+
+
+async def preload(*modules: str) -> None:
+    """Import `modules` in a worker thread: a slow first import must not stall the other checks' clocks."""
+    await asyncio.to_thread(lambda: [importlib.import_module(name) for name in modules])
 
 
 async def error_text(response: aiohttp.ClientResponse) -> str:
@@ -229,6 +235,7 @@ def _revision_check(where: str, current: str | None) -> CheckResult:
 
 async def check_database(settings: Settings) -> list[CheckResult]:
     """Connect to the run store and compare its `alembic_version` with the code's head (never migrates)."""
+    await preload("sqlalchemy.ext.asyncio", "pipelines.store")
     from sqlalchemy import inspect, text
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
@@ -246,7 +253,7 @@ async def check_database(settings: Settings) -> list[CheckResult]:
         if not await asyncio.to_thread(Path(path).exists):
             upgrade = "run autointel db upgrade"
             return [CheckResult(Status.WARN, "database", f"{path} does not exist: not migrated", upgrade)]
-        url = url.set(database=f"file:{path}", query={"mode": "rw", "uri": "true"})  # never creates it
+        url = url.set(database=f"file:{quote(path)}", query={"mode": "rw", "uri": "true"})  # never creates it
     else:
         connect_args["timeout"] = NETWORK_TIMEOUT
     engine = create_async_engine(url, poolclass=NullPool, connect_args=connect_args)
@@ -260,13 +267,14 @@ async def check_database(settings: Settings) -> list[CheckResult]:
         return [CheckResult(Status.FAIL, "database", f"cannot open {where}: {reason(exc)}", fix)]
     finally:
         await engine.dispose()
-    return [_revision_check(where, current)]
+    return [await asyncio.to_thread(_revision_check, where, current)]
 
 
 async def check_redis(settings: Settings) -> list[CheckResult]:
     """PING Redis when REDIS_URL is set (the arq queue); fine without it."""
     if settings.redis.url is None:
         return [CheckResult(Status.OK, "redis", "not configured (in-process queue)")]
+    await preload("redis.asyncio")
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
@@ -346,9 +354,7 @@ async def _server_sizes(settings: Settings) -> dict[str, int]:
 
 
 def _local_sizes(path: Path) -> dict[str, int]:
-    """Vector sizes from a local-mode storage's meta.json (read without taking Qdrant's lock)."""
-    from memory.vector import COLLECTION_PREFIX
-
+    """Vector sizes from AutoIntel's local-mode storage's meta.json (read without taking Qdrant's lock)."""
     meta = path / "meta.json"
     if not meta.exists():
         return {}
@@ -356,7 +362,7 @@ def _local_sizes(path: Path) -> dict[str, int]:
     return {
         name: int(config["vectors"]["size"])
         for name, config in collections.items()
-        if name.startswith(COLLECTION_PREFIX) and isinstance(config.get("vectors"), dict)
+        if isinstance(config.get("vectors"), dict)
     }
 
 
@@ -396,6 +402,9 @@ async def _qdrant_sizes(settings: Settings) -> tuple[str, dict[str, int]] | Chec
 
 async def check_memory(settings: Settings) -> list[CheckResult]:
     """The embedder (its dimension) and Qdrant (reachable; collection vector sizes match the embedder)."""
+    await preload(
+        "memory.vector" if settings.qdrant.url else "memory.embeddings"
+    )  # the server needs the client
     (embedder, dimension), found = await asyncio.gather(_embedder(settings), _qdrant_sizes(settings))
     if isinstance(found, CheckResult):
         return [embedder, found]

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import aiohttp
 
@@ -167,8 +167,8 @@ async def _structured_output(http: aiohttp.ClientSession, base: str, model: str,
     return CheckResult(Status.OK, label, "accepted; the answer is JSON")
 
 
-async def check_llm(settings: Settings) -> list[CheckResult]:
-    """LLM_BASE_URL: GET /models and a structured-output probe; unset: the embedded model's files."""
+async def check_llm(settings: Settings, *, probe: bool = True) -> list[CheckResult]:
+    """LLM_BASE_URL: GET /models and (with `probe`) a structured-output probe; unset: the embedded model."""
     from routing.endpoints import endpoint_from_settings
 
     endpoint = endpoint_from_settings(settings)
@@ -186,6 +186,8 @@ async def check_llm(settings: Settings) -> list[CheckResult]:
         except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError) as exc:
             fix = "start the model server, or fix LLM_BASE_URL"
             return [CheckResult(Status.FAIL, "LLM endpoint", f"cannot reach {where}: {reason(exc)}", fix)]
+        if not probe:
+            return [listed]
         return [listed, await _structured_output(http, base, endpoint.model, endpoint.structured_output)]
 
 
@@ -344,7 +346,7 @@ def _plan(settings: Settings | None) -> list[_Check]:
     telemetry = _threaded("CrewAI telemetry", check_telemetry, deadline=LOCAL_DEADLINE)
     if settings is None:
         return [gpu, ffmpeg, telemetry]
-    network = 2 * NETWORK_TIMEOUT + 1  # two rounds of requests at most
+    network = 3 * NETWORK_TIMEOUT  # a first import in a thread, then two rounds of requests at most
     return [
         _Check("discord", partial(check_discord, settings), network),
         _Check("database", partial(check_database, settings), network),
@@ -365,23 +367,18 @@ async def _guarded(check: _Check) -> list[CheckResult]:
         async with asyncio.timeout(check.deadline):
             return await check.run()
     except TimeoutError:
-        return [CheckResult(Status.FAIL, check.label, f"no answer within {check.deadline:g} s", "see above")]
+        fix = "the service (or this machine) is overloaded or hanging: check it, then run the doctor again"
+        return [CheckResult(Status.FAIL, check.label, f"no answer within {check.deadline:g} s", fix)]
     except Exception as exc:  # a bug in a check must not hide the other results
         details = f"the check itself failed: {type(exc).__name__}: {exc}"
         return [CheckResult(Status.FAIL, check.label, details, "report this as a bug")]
 
 
 def _secrets(settings: Settings | None) -> list[str]:
-    """Every configured secret value, URL passwords both raw and decoded."""
-    if settings is None:
-        return []
-    values = [s.get_secret_value() for s in (settings.discord.bot_token, settings.llm.api_key) if s]
-    values += [settings.qdrant.api_key.get_secret_value()] if settings.qdrant.api_key else []
-    urls = [settings.database_url] + ([settings.redis.url.get_secret_value()] if settings.redis.url else [])
-    for url in urls:
-        password = urlsplit(url).password
-        values += [password, unquote(password)] if password else []
-    return sorted({v for v in values if len(v) >= _MIN_SECRET}, key=len, reverse=True)
+    """Every configured secret (Settings.secret_values), URL-encoded passwords also decoded; longest first."""
+    values = settings.secret_values() if settings else []
+    found = {v for value in values for v in (value, unquote(value)) if len(v) >= _MIN_SECRET}
+    return sorted(found, key=len, reverse=True)
 
 
 def _redact(result: CheckResult, secrets: list[str]) -> CheckResult:
@@ -429,4 +426,20 @@ async def run_checks(settings: Settings | None, settings_error: str | None = Non
     groups = await asyncio.gather(*(_guarded(check) for check in _plan(settings)))
     secrets = _secrets(settings)
     results = [_redact(result, secrets) for result in [head, *(r for group in groups for r in group)]]
+    return DoctorReport(results, time.perf_counter() - started)
+
+
+async def readiness(settings: Settings) -> DoctorReport:
+    """The checks `/readyz` runs: run store, Redis, vector memory, model endpoint (no completion)."""
+    started = time.perf_counter()
+    network = 3 * NETWORK_TIMEOUT
+    checks = [
+        _Check("database", partial(check_database, settings), network),
+        _Check("redis", partial(check_redis, settings), network),
+        _Check("vector memory", partial(check_memory, settings), network),
+        _Check("LLM", partial(check_llm, settings, probe=False), network),
+    ]
+    groups = await asyncio.gather(*(_guarded(check) for check in checks))
+    secrets = _secrets(settings)
+    results = [_redact(result, secrets) for group in groups for result in group]
     return DoctorReport(results, time.perf_counter() - started)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
 import aiohttp
 
 from observability.metrics import COMMANDS
 from observability.server import metrics_server
+from settings import Settings
 
 
 def _free_port() -> int:
@@ -35,3 +37,18 @@ async def test_a_taken_port_is_skipped_and_zero_is_off() -> None:
             assert port is None
     async with metrics_server(0) as port:
         assert port is None
+
+
+async def test_readyz_reports_each_dependency(make_settings: Callable[..., Settings]) -> None:
+    from observability.server import readiness_of
+
+    settings = make_settings(redis={"url": "redis://127.0.0.1:1/0"})  # Redis down
+    probe = readiness_of(settings)
+    async with metrics_server(_free_port(), host="127.0.0.1", readiness=probe) as port:
+        assert port is not None
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as response:
+            assert response.status == 503
+            body = await response.json()
+    assert body["ready"] is False
+    labels = {check["label"]: check["status"] for check in body["checks"]}
+    assert labels["redis"] == "fail" and "database" in labels and "LLM" in labels
