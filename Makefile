@@ -42,6 +42,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/crew_parallel.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/long_term_memory.py
+	$(BIN)/python benchmarks/discord_bot.py
+	$(BIN)/python benchmarks/workers.py
+	$(BIN)/python benchmarks/observability.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
