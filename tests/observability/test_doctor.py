@@ -16,7 +16,7 @@ import pytest
 from cli.doctor import run_doctor
 from e2e.discord_emulator import DiscordEmulator
 from fakes.openai_server import Fault, ScriptedOpenAI
-from observability import doctor
+from observability import doctor, host_checks
 from observability.checks import (
     CheckResult,
     Status,
@@ -334,7 +334,7 @@ async def test_model_endpoint_down_fails(make_settings: MakeSettings) -> None:
 
 
 def test_missing_whisper_model_path_fails(make_settings: MakeSettings) -> None:
-    result = doctor.check_whisper(make_settings(whisper={"model": "/nonexistent"}).whisper)
+    result = host_checks.check_whisper(make_settings(whisper={"model": "/nonexistent"}).whisper)
     assert result.status is Status.FAIL and "/nonexistent" in result.details
     assert "WHISPER_MODEL" in result.fix
 
@@ -346,23 +346,27 @@ def test_gpu_ffmpeg_disk_thresholds(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     import ctranslate2
 
     monkeypatch.setattr(ctranslate2, "get_cuda_device_count", lambda: 0)
-    assert doctor.check_gpu("auto").status is Status.OK
-    no_gpu = doctor.check_gpu("cuda")
+    assert host_checks.check_gpu("auto").status is Status.OK
+    no_gpu = host_checks.check_gpu("cuda")
     assert no_gpu.status is Status.WARN and "WHISPER_DEVICE" in no_gpu.fix
-    monkeypatch.setattr(doctor.shutil, "which", lambda _tool: None)
-    ffmpeg = doctor.check_ffmpeg()
+    monkeypatch.setattr(host_checks.shutil, "which", lambda _tool: None)
+    ffmpeg = host_checks.check_ffmpeg()
     assert ffmpeg.status is Status.WARN and "ffmpeg, ffprobe" in ffmpeg.details
     usage = namedtuple("usage", "total used free")
-    for free, status in ((10 * doctor.GIB, Status.OK), (3 * doctor.GIB, Status.WARN), (10**8, Status.FAIL)):
-        monkeypatch.setattr(doctor.shutil, "disk_usage", lambda _path, free=free: usage(0, 0, free))
-        result = doctor.check_disk(tmp_path / "not" / "yet")
+    for free, status in (
+        (10 * host_checks.GIB, Status.OK),
+        (3 * host_checks.GIB, Status.WARN),
+        (10**8, Status.FAIL),
+    ):
+        monkeypatch.setattr(host_checks.shutil, "disk_usage", lambda _path, free=free: usage(0, 0, free))
+        result = host_checks.check_disk(tmp_path / "not" / "yet")
         assert result.status is status and str(tmp_path) in result.details
     assert not (tmp_path / "not").exists()
 
 
 def test_telemetry_switches(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert doctor.check_telemetry().status is Status.OK
+    assert host_checks.check_telemetry().status is Status.OK
     monkeypatch.setitem(sys.modules, "crewai", types.ModuleType("crewai"))  # "already imported"
     monkeypatch.setenv("CREWAI_DISABLE_TELEMETRY", "false")
-    result = doctor.check_telemetry()
+    result = host_checks.check_telemetry()
     assert result.status is Status.FAIL and "CREWAI_DISABLE_TELEMETRY=true" in result.details
