@@ -69,6 +69,7 @@ __all__ = [
     "check_llm",
     "check_telemetry",
     "check_whisper",
+    "readiness",
     "run_checks",
 ]
 
