@@ -35,9 +35,7 @@ async def test_the_console_command_logs_in_syncs_and_answers(
         "METRICS_PORT": "0",
     }
     env.pop("DISCORD_GUILD_IDS", None)  # global commands
-    bot = subprocess.Popen(
-        [sys.executable, "-m", "cli", "bot"], env=env, cwd=tmp_path, stderr=subprocess.PIPE
-    )
+    bot = _start_bot(env, tmp_path)
     try:
         await emu.wait_for(lambda: emu.gateway_connected and emu.registered_commands(None), timeout=60)
         await asyncio.sleep(0.5)  # READY and GUILD_CREATE processed
