@@ -12,7 +12,7 @@ import pytest
 from cli import main
 from fakes.openai_server import ScriptedOpenAI, point_settings_at
 from fakes.scripted_flow import REPLIES
-from observability.logs import MASK, log_context, setup_logging
+from observability.logs import _NOISY, MASK, log_context, setup_logging
 
 JFK = Path(__file__).parent.parent / "data" / "jfk.flac"
 TOKEN = "MTE0.discord-bot-token-for-the-test"
@@ -22,10 +22,14 @@ DB_PASSWORD = "pg-password-4567"
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
+    """Put the root handlers and every logger level back (DEBUG runs open up library loggers)."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in [*logging.root.manager.loggerDict, *_NOISY]}
     yield
     root.handlers[:], root.level = handlers, level
+    for name, previous in levels.items():
+        logging.getLogger(name).setLevel(previous)
 
 
 def test_context_fields_and_masked_secrets(capsys: pytest.CaptureFixture[str]) -> None:
