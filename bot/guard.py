@@ -36,23 +36,23 @@ def check_role(interaction: discord.Interaction, settings: DiscordSettings) -> N
 
 async def check_quota(store: RunStore, settings: DiscordSettings, *, requester: str, namespace: str) -> None:
     """Refuse a new run over the per-user or per-guild hourly limit or the active-runs quota."""
-    since = utcnow() - HOUR
-    count, oldest = await store.count_runs(requester=requester, since=since)
-    if count >= settings.user_runs_per_hour:
+    counts = await store.quota_counts(
+        requester=requester, namespace=namespace, since=utcnow() - HOUR, active=ACTIVE
+    )
+    if counts.user_recent >= settings.user_runs_per_hour:
         raise RateLimitedError(
-            f"you have started {count} analyses in the last hour (limit {settings.user_runs_per_hour})",
-            oldest + HOUR if oldest else None,
+            f"you have started {counts.user_recent} analyses in the last hour "
+            f"(limit {settings.user_runs_per_hour})",
+            counts.user_oldest + HOUR if counts.user_oldest else None,
         )
-    count, oldest = await store.count_runs(namespace=namespace, since=since)
-    limit = settings.guild_runs_per_hour
-    if count >= limit:
+    if counts.guild_recent >= settings.guild_runs_per_hour:
         raise RateLimitedError(
-            f"this server has started {count} analyses in the last hour (limit {limit})",
-            oldest + HOUR if oldest else None,
+            f"this server has started {counts.guild_recent} analyses in the last hour "
+            f"(limit {settings.guild_runs_per_hour})",
+            counts.guild_oldest + HOUR if counts.guild_oldest else None,
         )
-    active, _ = await store.count_runs(namespace=namespace, statuses=ACTIVE)
-    if active >= settings.max_active_runs_per_guild:
+    if counts.guild_active >= settings.max_active_runs_per_guild:
         raise RateLimitedError(
-            f"this server already has {active} analyses in progress (limit "
+            f"this server already has {counts.guild_active} analyses in progress (limit "
             f"{settings.max_active_runs_per_guild}); try again when one finishes"
         )

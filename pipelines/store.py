@@ -11,6 +11,7 @@ import asyncio
 import functools
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -78,6 +79,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+@dataclass(frozen=True)
+class QuotaCounts:
+    """What the bot's limits are checked against."""
+
+    user_recent: int
+    user_oldest: datetime | None
+    guild_recent: int
+    guild_oldest: datetime | None
+    guild_active: int
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Aggregates may bypass the column type on SQLite: make sure the result is aware UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class RunStore:
@@ -179,29 +198,24 @@ class RunStore:
         async with self._sessions() as session:
             return [run_record(row) for row in await session.scalars(query)]
 
-    async def count_runs(
-        self,
-        *,
-        namespace: str | None = None,
-        requester: str | None = None,
-        since: datetime | None = None,
-        statuses: tuple[str, ...] | None = None,
-    ) -> tuple[int, datetime | None]:
-        """How many runs match, and the oldest one's creation time (for "try again at" answers)."""
-        query = select(func.count(), func.min(RunRow.created_at))
-        if namespace is not None:
-            query = query.where(RunRow.namespace == namespace)
-        if requester is not None:
-            query = query.where(RunRow.requester == requester)
-        if since is not None:
-            query = query.where(RunRow.created_at >= since)
-        if statuses is not None:
-            query = query.where(RunRow.status.in_(statuses))
+    async def quota_counts(
+        self, *, requester: str, namespace: str, since: datetime, active: tuple[str, ...]
+    ) -> QuotaCounts:
+        """In one query: the requester's and the namespace's runs since `since` (with the oldest
+        one's creation time, for "try again at" answers) and the namespace's active runs."""
+        mine = (RunRow.requester == requester) & (RunRow.created_at >= since)
+        theirs = (RunRow.namespace == namespace) & (RunRow.created_at >= since)
+        running = (RunRow.namespace == namespace) & RunRow.status.in_(active)
+        query = select(
+            func.count().filter(mine),
+            func.min(RunRow.created_at).filter(mine),
+            func.count().filter(theirs),
+            func.min(RunRow.created_at).filter(theirs),
+            func.count().filter(running),
+        ).where((RunRow.requester == requester) | (RunRow.namespace == namespace))
         async with self._sessions() as session:
-            count, oldest = (await session.execute(query)).one()
-        if isinstance(oldest, datetime) and oldest.tzinfo is None:  # aggregates bypass UTCDateTime
-            oldest = oldest.replace(tzinfo=UTC)
-        return int(count), oldest
+            row = (await session.execute(query)).one()
+        return QuotaCounts(int(row[0]), _aware(row[1]), int(row[2]), _aware(row[3]), int(row[4]))
 
     async def find_finished(self, source_key: str, depth: Depth, pipeline_version: str) -> RunRecord | None:
         """The newest succeeded run of this source at this depth and pipeline version."""

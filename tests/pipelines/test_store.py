@@ -42,3 +42,23 @@ async def test_unreachable_database_names_the_store_without_password() -> None:
         await RunStore.open("postgresql+asyncpg://user:hunter2@127.0.0.1:1/autointel")
     assert "cannot open the run store" in caught.value.message
     assert "hunter2" not in caught.value.message
+
+
+async def test_quota_counts_in_one_query(store: RunStore) -> None:
+    from datetime import UTC, datetime
+
+    for requester, namespace in (("alice", "g1"), ("alice", "g2"), ("bob", "g1")):
+        await store.create_run(SOURCE, Depth.QUICK, "2", requester=requester, namespace=namespace)
+    runs = await store.list_runs()
+    await store.set_run_status(runs[0].id, "succeeded")
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    counts = await store.quota_counts(
+        requester="alice", namespace="g1", since=since, active=("queued", "running", "interrupted")
+    )
+    assert (counts.user_recent, counts.guild_recent) == (2, 2)
+    assert counts.guild_active == (2 if runs[0].namespace != "g1" else 1)
+    assert counts.user_oldest is not None and counts.user_oldest.tzinfo is not None
+    later = await store.quota_counts(
+        requester="alice", namespace="g1", since=datetime.now(UTC), active=("queued",)
+    )
+    assert (later.user_recent, later.guild_recent, later.user_oldest) == (0, 0, None)
