@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+import subprocess
 import sys
 import types
 from collections import namedtuple
@@ -64,6 +65,22 @@ async def model_server() -> AsyncIterator[ScriptedOpenAI]:
 # --- the whole doctor ----------------------------------------------------------------------------
 
 
+def test_the_doctor_never_imports_crewai(tmp_path: Path) -> None:
+    """In a fresh interpreter (other tests import CrewAI into this one)."""
+    script = (
+        "import asyncio, sys\n"
+        "from observability.doctor import run_checks\n"
+        "from settings import load_settings\n"
+        "asyncio.run(run_checks(load_settings(pipeline={'data_dir': sys.argv[1]})))\n"
+        "print('crewai' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "data")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
+
+
 async def test_default_settings_run_everything_and_change_nothing(
     make_settings: MakeSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -101,7 +118,6 @@ async def test_default_settings_run_everything_and_change_nothing(
     assert rows["whisper"]["status"] == "ok", rows["whisper"]
     assert "tiny.en (bundled)" in rows["whisper"]["details"]
     assert rows["CrewAI telemetry"]["status"] == "ok"
-    assert "crewai" not in sys.modules  # checked without importing CrewAI
     summary = report["summary"]
     assert summary["exit_code"] == code == 1 and summary["fail"] == 0 and summary["warn"] >= 2
     assert summary["ok"] + summary["warn"] == len(rows)
