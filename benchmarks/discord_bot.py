@@ -50,6 +50,19 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+async def _single_defers(world: BotWorld, url: str, count: int) -> list[float]:
+    """Interaction → defer latency of `count` commands sent one at a time (each run left to finish)."""
+    latencies = []
+    for _ in range(count):
+        interaction = await world.emulator.invoke(
+            world.guild_id, world.channel_id, world.alice, "autointel", options={"url": url, "depth": "quick"}
+        )
+        await interaction.wait_ack(timeout=10)
+        latencies.append(interaction.ack_latency or 0.0)
+        await asyncio.sleep(0.2)
+    return latencies
+
+
 async def _round(runs: int, ttl: float, delay: float, distinct: bool, data_dir: Path) -> dict[str, Any]:
     """One bot, `runs` concurrent commands; latencies and delivery counts."""
     server = ScriptedOpenAI(replies=dict(REPLIES), delay=delay)
@@ -61,6 +74,7 @@ async def _round(runs: int, ttl: float, delay: float, distinct: bool, data_dir: 
     try:
         with serve_media() as media:
             await world.start()
+            single = await _single_defers(world, media.url("jfk.flac?single=1"), 5) if not distinct else []
             urls = [media.url(f"jfk.flac?n={n}" if distinct else "jfk.flac") for n in range(runs)]
             loop = asyncio.get_running_loop()
             started = loop.time()
@@ -81,7 +95,7 @@ async def _round(runs: int, ttl: float, delay: float, distinct: bool, data_dir: 
             def briefed() -> set[str]:
                 return {footer(m).split("run ", 1)[1] for m in world.briefings() if "run " in footer(m)}
 
-            await emulator.wait_for(lambda: len(briefed()) >= runs, timeout=600)
+            await emulator.wait_for(lambda: len(briefed()) >= runs + len(single), timeout=600)
             all_delivered = loop.time() - started
             await asyncio.sleep(1.0)  # anything posted twice would show up now
             run_ids = briefed()
@@ -97,9 +111,11 @@ async def _round(runs: int, ttl: float, delay: float, distinct: bool, data_dir: 
             ]
             return {
                 "runs": runs,
+                "sequential_commands_before": len(single),
                 "token_ttl_seconds": ttl,
                 "ack_deadline_missed": sum(i.deadline_missed for i in interactions),
                 "defer": _percentiles([i.ack_latency or 0.0 for i in interactions]),
+                **({"defer_one_at_a_time": _percentiles(single)} if single else {}),
                 "first_progress_edit": _percentiles(first_edit),
                 "all_briefings_delivered_seconds": round(all_delivered, 2),
                 "runs_briefed": len(run_ids),

@@ -109,6 +109,14 @@ async def check_host(host: str, port: int, allow_private: bool) -> list[str]:
     Raises `UnreachableHostError` when the name does not resolve and `BlockedAddressError`
     when any resolved address is not allowed.
     """
+    try:  # an IP literal needs no resolver (and no executor thread)
+        literal = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        if not is_allowed_address(literal, allow_private):
+            raise BlockedAddressError(blocked_message(str(literal), host))
+        return [str(literal)]
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
