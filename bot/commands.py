@@ -161,7 +161,7 @@ class Commands:
         return path
 
     async def _answer_from_store(self, interaction: discord.Interaction, run: RunRecord) -> None:
-        parts = await self.service.outcome_parts(run) or []
+        parts = await self.service.outcome_parts(run, interaction.filesize_limit) or []
         first, rest = (parts[0], parts[1:]) if parts else (MessagePart(), [])
         await interaction.edit_original_response(
             content=f"Already analysed (run `{run.id}`):",

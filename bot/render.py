@@ -199,7 +199,7 @@ def report_files(markdown: str, run_id: str, limit: int) -> list[tuple[str, byte
     data = markdown.encode()
     if len(data) <= limit:
         return [(f"autointel-{run_id[:8]}.md", data)]
-    pieces = split_text(markdown, max(1024, limit // 4))  # ≤ 4 bytes per character in UTF-8
+    pieces = split_text(markdown, max(1, limit // 4))  # ≤ 4 bytes per character in UTF-8
     return [(f"autointel-{run_id[:8]}-part{n}.md", piece.encode()) for n, piece in enumerate(pieces, 1)]
 
 

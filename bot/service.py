@@ -70,7 +70,6 @@ class RunService:
         self.leases = RunLeases(store.engine)
         self.lease_owner = lease_owner
         self.queue: RunQueue | None = None  # set by the entry point (`open_queue`)
-        self._attachment_limits: dict[str, int] = {}
 
     def _queue(self) -> RunQueue:
         if self.queue is None:
@@ -90,8 +89,8 @@ class RunService:
             application_id=str(destination.application_id) if destination.application_id else None,
             interaction_token=destination.interaction_token,
             interaction_at=utcnow() if destination.interaction_token else None,
+            attachment_limit=destination.attachment_limit,
         )
-        self._attachment_limits[run.id] = destination.attachment_limit
         return run, record
 
     async def next_position(self) -> int:
@@ -150,15 +149,16 @@ class RunService:
             await board.finish("succeeded")
         await self.deliver_outcome(run.id)
 
-    async def outcome_parts(self, run: RunRecord) -> list[MessagePart] | None:
+    async def outcome_parts(
+        self, run: RunRecord, attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT
+    ) -> list[MessagePart] | None:
         """The messages that report a finished run (None while it has not finished)."""
         if run.status == "succeeded":
             stored = {record.stage: record for record in await self.store.stages(run.id)}
             brief = stored.get("brief")
             if brief is not None and brief.output_json:
                 briefing = Briefing.model_validate_json(brief.output_json)
-                limit = self._attachment_limits.get(run.id, DEFAULT_ATTACHMENT_LIMIT)
-                return render_briefing(briefing, run.id, attachment_limit=limit)
+                return render_briefing(briefing, run.id, attachment_limit=attachment_limit)
         if run.status == "cancelled":
             return [render_failure(run.id, "The run was cancelled.", cancelled=True)]
         if run.status in ("succeeded", "failed"):
@@ -174,12 +174,13 @@ class RunService:
         if self.deliverer is None:  # no Discord client in this process: the bot delivers it
             return
         run = await self.store.get_run(run_id)
-        parts = await self.outcome_parts(run)
-        if parts is None:
-            return
         for record in await self.deliveries.for_run(run.id):
-            if record.state != "delivered":
-                await self.deliverer.deliver(record, parts)
+            if record.state == "delivered":
+                continue
+            parts = await self.outcome_parts(run, record.attachment_limit or DEFAULT_ATTACHMENT_LIMIT)
+            if parts is None:
+                return
+            await self.deliverer.deliver(record, parts)
 
     async def deliver_owed(self) -> int:
         """Deliver every finished run's outcome still owed to a destination; how many runs."""

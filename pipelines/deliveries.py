@@ -35,6 +35,7 @@ class DeliveryRecord:
     application_id: str | None
     interaction_token: str | None
     interaction_at: datetime | None
+    attachment_limit: int | None
     status_route: str | None
     status_message_id: str | None
     state: str
@@ -70,6 +71,7 @@ class DeliveryStore:
         application_id: str | None = None,
         interaction_token: str | None = None,
         interaction_at: datetime | None = None,
+        attachment_limit: int | None = None,
         status_route: str | None = None,
     ) -> DeliveryRecord:
         """Register a destination for a run (an existing registration is returned unchanged)."""
@@ -81,6 +83,7 @@ class DeliveryStore:
             application_id=application_id,
             interaction_token=interaction_token,
             interaction_at=interaction_at,
+            attachment_limit=attachment_limit,
             status_route=status_route,
             state="pending",
             parts_sent=0,

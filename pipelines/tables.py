@@ -115,6 +115,7 @@ class DeliveryRow(Base):
     application_id: Mapped[str | None] = mapped_column(String(32), default=None)
     interaction_token: Mapped[str | None] = mapped_column(Text, default=None)
     interaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    attachment_limit: Mapped[int | None] = mapped_column(default=None)  # bytes, from the interaction
     status_route: Mapped[str | None] = mapped_column(String(16), default=None)
     status_message_id: Mapped[str | None] = mapped_column(String(32), default=None)
     state: Mapped[str] = mapped_column(String(16), default="pending")

@@ -120,3 +120,29 @@ async def test_untrusted_text_cannot_ping_or_format(
         assert not message.mention_everyone and not message.mention_roles
         text = all_text(message)
         assert "@everyone" not in text and "<@&" not in text and "\n# " not in text
+
+
+async def test_the_report_respects_the_interactions_attachment_limit(
+    world: BotWorld, media: MediaServer
+) -> None:
+    await world.start()
+    emu = world.emulator
+    interaction = await emu.invoke(
+        world.guild_id,
+        world.channel_id,
+        world.alice,
+        "autointel",
+        options={"url": media.url("jfk.flac"), "depth": "quick"},
+        attachment_size_limit=400,
+    )
+    await interaction.wait_ack(timeout=10)
+    run_id = await run_id_of(world, interaction)
+    await world.briefing(run_id)
+    files = await emu.wait_for(
+        lambda: (
+            [a for m in emu.messages for a in m.attachments if a.filename.startswith("autointel-")] or None
+        )
+    )
+    assert len(files) > 1 and all(a.size <= 400 for a in files)  # split into numbered files, none refused
+    assert all("-part" in a.filename for a in files)
+    assert b"".join(a.data for a in files).decode().startswith("# Ask not")

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("application_id", sa.String(32), nullable=True),
         sa.Column("interaction_token", sa.Text(), nullable=True),
         sa.Column("interaction_at", UTCDateTime(), nullable=True),
+        sa.Column("attachment_limit", sa.Integer(), nullable=True),
         sa.Column("status_route", sa.String(16), nullable=True),
         sa.Column("status_message_id", sa.String(32), nullable=True),
         sa.Column("state", sa.String(16), nullable=False),
