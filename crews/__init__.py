@@ -1,1 +1,1 @@
-"""CrewAI agents, tasks and the crew builder (the analysis crew issue)."""
+"""CrewAI agents, tasks and depth tiers (YAML in `config/`) and the crew builder."""

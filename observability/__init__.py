@@ -1,1 +1,1 @@
-"""Logging setup, metrics, health checks and the doctor (the observability issue)."""
+"""Logging setup, Prometheus metrics, the /metrics /healthz /readyz server and `autointel doctor`."""

@@ -1,1 +1,1 @@
-"""LLM endpoints, model choice, fallbacks and response cache (the crew and routing issues)."""
+"""Model endpoints from settings and the one way crews get a model (`llm_for`)."""
