@@ -15,12 +15,12 @@ as its own SQLite commit, and admits one process at a time (a second one gets
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import json
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
@@ -50,19 +50,28 @@ QUERY_CACHE_SIZE = 256  # recent query embeddings kept per VectorMemory
 EMBED_SLAB_BATCHES = 16  # texts embedded per call = 16 batches, then one Qdrant upsert per batch
 _ID_NAMESPACE = uuid.UUID("6f1c2a4e-9d0b-5e27-8a43-5b1d0f3c7e21")  # fixed: ids must never change
 _T = TypeVar("_T")
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
-@contextlib.contextmanager
-def _measured(operation: str) -> Iterator[None]:
-    """Count a memory operation and its duration, with its outcome."""
-    started = time.perf_counter()
-    outcome = "error"
-    try:
-        yield
-        outcome = "ok"
-    finally:
-        MEMORY_OPERATIONS.labels(operation=operation, outcome=outcome).inc()
-        MEMORY_SECONDS.labels(operation=operation).observe(time.perf_counter() - started)
+def _measured(operation: str) -> Callable[[F], F]:
+    """Decorate an async method: count the memory operation, its outcome and its duration."""
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        async def measured(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            outcome = "error"
+            try:
+                result = await method(*args, **kwargs)
+                outcome = "ok"
+                return result
+            finally:
+                MEMORY_OPERATIONS.labels(operation=operation, outcome=outcome).inc()
+                MEMORY_SECONDS.labels(operation=operation).observe(time.perf_counter() - started)
+
+        return measured  # type: ignore[return-value]
+
+    return decorate
 
 
 def collection_name(namespace: str) -> str:
@@ -238,12 +247,8 @@ class VectorMemory:
                     )
             self._dimensions[name] = dimension
 
+    @_measured("upsert")
     async def upsert(self, namespace: str, items: Sequence[MemoryItem]) -> int:
-        """Embed and store `items` in `namespace` (see `_upsert`); counted in the memory metrics."""
-        with _measured("upsert"):
-            return await self._upsert(namespace, items)
-
-    async def _upsert(self, namespace: str, items: Sequence[MemoryItem]) -> int:
         """Embed and store `items` in `namespace`; return how many distinct points were written.
 
         Embeds up to 16 batches of EMBEDDINGS_BATCH_SIZE texts per embedder call and makes one
@@ -272,20 +277,8 @@ class VectorMemory:
                 await self._call(self._client.upsert(name, points=points, wait=True))
         return len(unique)
 
+    @_measured("search")
     async def search(
-        self,
-        namespace: str,
-        query: str,
-        *,
-        limit: int = 5,
-        kinds: Sequence[str] | None = None,
-        exclude_run: str | None = None,
-    ) -> list[Hit]:
-        """The items closest to `query` (see `_search`); counted in the memory metrics."""
-        with _measured("search"):
-            return await self._search(namespace, query, limit=limit, kinds=kinds, exclude_run=exclude_run)
-
-    async def _search(
         self,
         namespace: str,
         query: str,
@@ -341,12 +334,9 @@ class VectorMemory:
             return 0
         return (await self._call(self._client.count(name, exact=True))).count
 
+    @_measured("delete")
     async def delete_run(self, namespace: str, run_id: str) -> None:
         """Forget every item of `run_id` in `namespace` (e.g. before re-analysing it fresh)."""
-        with _measured("delete"):
-            await self._delete_run(namespace, run_id)
-
-    async def _delete_run(self, namespace: str, run_id: str) -> None:
         name = collection_name(namespace)
         if await self._existing_dimension(name) is None:
             return
