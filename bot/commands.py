@@ -66,7 +66,7 @@ def _check_attachment(attachment: discord.Attachment, max_bytes: int) -> None:
         raise BadRequestError(f"{attachment.filename} is not an audio or video file.")
     if attachment.size > max_bytes:
         raise BadRequestError(
-            f"{attachment.filename} is {attachment.size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."
+            f"{attachment.filename} is {attachment.size / 1e6:.3g} MB; the limit is {max_bytes / 1e6:.3g} MB."
         )
 
 

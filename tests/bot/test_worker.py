@@ -223,4 +223,6 @@ def test_redis_down_is_a_clear_error_and_embedded_mode_is_unaffected(
     assert main(["worker", "--burst"]) == 1
     assert "cannot reach Redis" in capsys.readouterr().err
     monkeypatch.delenv("REDIS_URL")
+    assert main(["worker", "--burst"]) == 1
+    assert "REDIS_URL is not set" in capsys.readouterr().err
     assert main(["analyze", str(JFK), "--depth", "quick"]) == 0

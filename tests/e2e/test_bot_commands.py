@@ -93,3 +93,16 @@ async def test_attachment_instead_of_url(world: BotWorld, tmp_path: Path) -> Non
     text = world.emulator.add_attachment("notes.txt", b"hello", content_type="text/plain")
     refused = _refusal(await world.command("autointel", attachments={"attachment": text}))
     assert "not an audio or video file" in refused
+    both = _refusal(
+        await world.command("autointel", url="https://example.com/a.mp3", attachments={"attachment": upload})
+    )
+    assert "either a url or an attachment" in both
+
+
+async def test_an_oversized_attachment_is_refused_before_download(world: BotWorld) -> None:
+    await world.start(MAX_MEDIA_FILESIZE_MB="0.1")
+    upload = world.emulator.add_attachment("speech.flac", JFK_FLAC.read_bytes(), content_type="audio/flac")
+    refused = _refusal(await world.command("autointel", attachments={"attachment": upload}))
+    assert "speech.flac is 1.15 MB; the limit is 0.105 MB" in refused
+    downloads = [r for r in world.emulator.requests if "speech.flac" in r.path]
+    assert downloads == []

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from e2e.discord_emulator import DiscordEmulator
 from e2e.harness import all_text
 
@@ -75,3 +77,14 @@ async def test_a_refused_token_exits_1_with_one_line(
         done.stderr.decode().strip().splitlines()[-1]
         == "autointel: Discord refused the bot token (DISCORD_BOT_TOKEN)"
     )
+
+
+def test_a_missing_token_exits_2_and_says_how_to_set_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DISCORD_BOT_TOKEN", raising=False)
+    assert main(["bot"]) == 2
+    assert "DISCORD_BOT_TOKEN is not set" in capsys.readouterr().err
