@@ -1,8 +1,9 @@
 """AutoIntel settings: the only module that reads the environment (and `.env`).
 
-Settings are grouped in sections (Discord, Database, Redis, Worker, Qdrant, LLM, Whisper,
-Pipeline/Limits, Flags, Observability). Each section is a pydantic-settings class whose
-fields map onto the fixed environment names of the settings contract; `load_settings()`
+Settings are grouped in sections (Discord, Database, Redis, Worker, Qdrant, LLM, Router,
+Cache, Compression, Whisper, Pipeline/Limits, Flags, Observability). Each section is a
+pydantic-settings class whose fields map onto the fixed environment names of the settings
+contract; `load_settings()`
 validates every section and raises one `SettingsError` naming every bad variable.
 Secrets are `SecretStr`: they print as `**********` and never reach logs.
 """
@@ -10,9 +11,20 @@ Secrets are `SecretStr`: they print as `**********` and never reach logs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+import yaml
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_FILE = ".env"
@@ -143,6 +155,106 @@ class LLMSettings(_Section):
     )
 
 
+class ModelSpec(BaseModel):
+    """One entry of the model catalogue (`ROUTER_MODELS_FILE` YAML or `ROUTER_MODELS` JSON).
+
+    `base_url` unset = the embedded model. Costs are per 1,000 tokens (0 for local models);
+    `latency_seconds` and `quality` (0-1) are priors the router starts from and then learns past.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None
+    structured_output: Literal["json_schema", "json_object", "grammar"] = "json_schema"
+    context_tokens: int = Field(default=8192, ge=1024)
+    max_output_tokens: int | None = Field(default=None, ge=64)
+    cost_per_1k_input: float = Field(default=0.0, ge=0)
+    cost_per_1k_output: float = Field(default=0.0, ge=0)
+    capabilities: list[Literal["json_schema", "tools"]] = Field(default=["json_schema"])
+    latency_seconds: float = Field(default=5.0, gt=0)
+    quality: float = Field(default=0.5, ge=0, le=1)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    timeout_seconds: float = Field(default=120, gt=0)
+
+    @model_validator(mode="after")
+    def _embedded_uses_grammar(self) -> ModelSpec:
+        """The embedded model (no `base_url`) is grammar-constrained; a server needs a model id."""
+        if self.base_url is None and self.structured_output != "grammar":
+            self.structured_output = "grammar"
+        if self.base_url is not None and self.structured_output == "grammar":
+            raise ValueError("structured_output 'grammar' is only for the embedded model (no base_url)")
+        return self
+
+
+class RouterSettings(_Section):
+    """Model catalogue and routing: weights, reliability threshold, exploration, fallback, breaker."""
+
+    model_config = SettingsConfigDict(env_prefix="ROUTER_")
+
+    models_file: Path | None = None  # YAML catalogue (`models:` list); wins over ROUTER_MODELS
+    models: list[ModelSpec] = Field(default_factory=list)  # JSON list; empty = the LLM_* endpoint
+    weight_quality: float = Field(default=0.5, ge=0)
+    weight_latency: float = Field(default=0.3, ge=0)
+    weight_cost: float = Field(default=0.2, ge=0)
+    min_reliability: float = Field(default=0.5, ge=0, le=1)
+    exploration: float = Field(default=0.05, ge=0, le=1)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_cooldown_seconds: float = Field(default=60, gt=0)
+    seed: int | None = None  # fixes the bandit's random draws (tests, benchmarks)
+    section_field: ClassVar[str] = "models_file"  # named in errors raised by the whole-section check
+
+    @model_validator(mode="after")
+    def _load_file(self) -> RouterSettings:
+        """Read the YAML catalogue; names must be unique."""
+        if self.models_file is not None:
+            try:
+                raw = yaml.safe_load(self.models_file.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise ValueError(f"cannot read the model catalogue {self.models_file}: {exc}") from exc
+            if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
+                raise ValueError(f"{self.models_file}: expected a mapping with a `models:` list")
+            try:
+                self.models = TypeAdapter(list[ModelSpec]).validate_python(raw["models"])
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"models[{e['loc'][0]}].{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}"
+                    if e["loc"]
+                    else e["msg"]
+                    for e in exc.errors()
+                )
+                raise ValueError(f"{self.models_file}: {problems}") from None
+        names = [spec.name for spec in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError("model names in the catalogue must be unique")
+        return self
+
+
+class CacheSettings(_Section):
+    """LLM response cache (Redis when `REDIS_URL` is set, else in-process LRU) and its TTLs by task."""
+
+    model_config = SettingsConfigDict(env_prefix="CACHE_")
+
+    enabled: bool = True
+    max_entries: int = Field(default=4096, ge=1)  # in-process LRU size
+    analysis_ttl_seconds: int = Field(default=30 * 86400, ge=1)  # the transcript decides the answer
+    fact_check_ttl_seconds: int = Field(default=86400, ge=1)  # evidence in memory keeps growing
+
+
+class CompressionSettings(_Section):
+    """Optional LLMLingua compression of long transcripts (the `compression` extra); off by default."""
+
+    model_config = SettingsConfigDict(env_prefix="COMPRESSION_")
+
+    enabled: bool = False
+    model_dir: Path | None = None  # a Hugging Face causal-LM folder; unset = converted bundled SmolLM2
+    rate: float = Field(default=0.5, gt=0, lt=1)  # fraction of tokens to keep
+    min_tokens: int = Field(default=1000, ge=1)  # shorter transcripts are left alone
+
+
 class WhisperSettings(_Section):
     """Transcription: model name or path (unset = bundled tiny.en), device and precision."""
 
@@ -216,6 +328,9 @@ _SECTIONS: dict[str, type[_Section]] = {
     "worker": WorkerSettings,
     "qdrant": QdrantSettings,
     "llm": LLMSettings,
+    "router": RouterSettings,
+    "cache": CacheSettings,
+    "compression": CompressionSettings,
     "whisper": WhisperSettings,
     "pipeline": PipelineSettings,
     "flags": FlagSettings,
@@ -233,6 +348,9 @@ class Settings:
         self.worker: WorkerSettings = sections["worker"]  # type: ignore[assignment]
         self.qdrant: QdrantSettings = sections["qdrant"]  # type: ignore[assignment]
         self.llm: LLMSettings = sections["llm"]  # type: ignore[assignment]
+        self.router: RouterSettings = sections["router"]  # type: ignore[assignment]
+        self.cache: CacheSettings = sections["cache"]  # type: ignore[assignment]
+        self.compression: CompressionSettings = sections["compression"]  # type: ignore[assignment]
         self.whisper: WhisperSettings = sections["whisper"]  # type: ignore[assignment]
         self.pipeline: PipelineSettings = sections["pipeline"]  # type: ignore[assignment]
         self.flags: FlagSettings = sections["flags"]  # type: ignore[assignment]
@@ -259,7 +377,8 @@ class Settings:
                     password = urlsplit(secret).password if "://" in secret else None
                     if password:
                         values.append(password)
-        return values
+        values += [s.api_key.get_secret_value() for s in self.router.models if s.api_key]
+        return [value for value in values if value]
 
     def __repr__(self) -> str:
         return "Settings(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in _SECTIONS) + ")"
@@ -291,7 +410,7 @@ def load_settings(**overrides: dict[str, Any]) -> Settings:
             built[name] = section(**overrides.get(name, {}))
         except ValidationError as exc:
             for err in exc.errors():
-                field = str(err["loc"][0]) if err["loc"] else "?"
+                field = str(err["loc"][0]) if err["loc"] else getattr(section, "section_field", "?")
                 problems.append(f"{_env_name(section, field)}: {err['msg']}")
     if problems:
         raise SettingsError("invalid settings: " + "; ".join(problems))

@@ -20,11 +20,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from crews.builder import Budget, run_all
+from crews.builder import run_all
 from pipelines.evaluation import classification_report
 from pipelines.models import Claim
 from pipelines.stage import Resources
-from routing.endpoints import endpoint_from_settings
+from routing.budget import Budget
+from routing.catalog import max_concurrency
 from settings import Settings
 
 LABELS = ["SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO", "DISPUTED"]
@@ -93,7 +94,7 @@ async def evaluate_factcheck(settings: Settings, rows: list[dict[str, Any]], dat
         checked = await run_all(
             [job(c) for c in claims],
             parallel=settings.flags.parallel_fact_checking,
-            limit=endpoint_from_settings(settings).max_concurrency,
+            limit=max_concurrency(settings),
         )
         verify_seconds = time.perf_counter() - started
     finally:
@@ -103,7 +104,7 @@ async def evaluate_factcheck(settings: Settings, rows: list[dict[str, Any]], dat
     predicted = [VERDICT_LABELS[c.verdict] if c.verdict else "NOT_ENOUGH_INFO" for c in checked]
     majority = Counter(gold).most_common(1)[0][0]
     return {
-        "model": endpoint_from_settings(settings).model,
+        "model": budget.model_names(),
         "product": classification_report(gold, predicted, LABELS),
         "majority_baseline": {
             "label": majority,

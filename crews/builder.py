@@ -2,9 +2,9 @@
 
 Every task runs as its own single-task crew with its own Agent, so independent tasks can be
 awaited concurrently with `asyncio.gather` (the flag-on path) or one after another (flag
-off) with the same result. `run_task` gives one malformed or failed answer a second chance
-with a repair prompt, then raises `TaskFailed`, which callers turn into a marked-failed item
-instead of aborting the run. `Budget` bounds the tokens a run may spend.
+off) with the same result. `run_task` answers a task on the model the router picks
+(routing.dispatch: response cache, one repair prompt, fallback to the next model) or raises
+`TaskFailed`, which callers turn into a marked-failed item instead of aborting the run.
 """
 
 from __future__ import annotations
@@ -12,33 +12,24 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import threading
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from observability.metrics import LLM_REQUESTS, LLM_SECONDS, LLM_TOKENS
 from pipelines.models import Depth
+from pipelines.stage import Resources
+from routing.budget import Budget, estimate_tokens
+from routing.dispatch import InvalidAnswer, Usage
 
 log = logging.getLogger(__name__)
 
 CONFIG = Path(__file__).parent / "config"
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
-
-
-class TaskFailed(Exception):
-    """A task gave no usable answer after the repair attempt (or the budget ran out)."""
-
-    def __init__(self, task: str, reason: str) -> None:
-        super().__init__(f"{task}: {reason}")
-        self.task = task
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -51,6 +42,18 @@ class Tier:
     check_claims: int
     graph: bool
     token_budget: int
+    cost_budget: float
+    quality_floor: float
+    latency_target_seconds: float
+
+    def budget(self, tokens_spent: int = 0, cost_spent: float = 0.0) -> Budget:
+        """The spending budget of one run of this tier, less what earlier stages spent."""
+        return Budget(
+            max(self.token_budget - tokens_spent, 0),
+            cost_limit=max(self.cost_budget - cost_spent, 0.0),
+            quality_floor=self.quality_floor,
+            latency_target=self.latency_target_seconds,
+        )
 
 
 @functools.cache
@@ -73,27 +76,6 @@ def task_text(key: str, **fields: str) -> str:
     for name, value in fields.items():
         text = text.replace("{" + name + "}", value)
     return text
-
-
-@dataclass
-class Budget:
-    """Estimated tokens a run may still spend; thread-safe so concurrent tasks share it."""
-
-    limit: int
-    spent: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def reserve(self, task: str, tokens: int) -> None:
-        """Count `tokens` against the budget or raise `TaskFailed` when they don't fit."""
-        with self._lock:
-            if self.spent + tokens > self.limit:
-                raise TaskFailed(task, f"skipped: the token budget of this depth ({self.limit}) is spent")
-            self.spent += tokens
-
-
-def estimate_tokens(text: str) -> int:
-    """A conservative token estimate for English text (about 3.5 characters per token)."""
-    return int(len(text) / 3.5) + 1
 
 
 def _crew(key: str, llm: Any, description: str, output: type[BaseModel]) -> Any:
@@ -130,52 +112,39 @@ def _parse(result: Any, output: type[T]) -> T:
     return output.model_validate(json.loads(raw, strict=False))
 
 
-async def run_task(
-    key: str,
-    llm: Any,
-    description: str,
-    output: type[T],
-    budget: Budget,
-    max_output_tokens: int,
-) -> T:
-    """Run one task; on a malformed or failed answer retry once with a repair prompt."""
-    from crews.runtime import ConverterError
+def _persona(key: str) -> str:
+    """Everything besides the description that the task's messages hold (for cache keys)."""
+    spec = _yaml("tasks.yaml")[key]
+    persona = _yaml("agents.yaml")[spec["agent"]]
+    return json.dumps([persona, spec["expected_output"]], sort_keys=True)
 
-    error = ""
-    model = str(getattr(llm, "model", "unknown"))
-    for attempt in (1, 2):
-        prompt = description if attempt == 1 else description + task_text("repair", error=error)
-        budget.reserve(key, estimate_tokens(prompt) + max_output_tokens)
-        started = time.perf_counter()
-        outcome = "ok"
-        result = None
+
+async def run_task(key: str, resources: Resources, description: str, output: type[T], budget: Budget) -> T:
+    """Answer one task on the model the router picks (cache, repair and fallback included)."""
+    from routing.dispatch import TaskCall, dispatch
+
+    async def attempt(llm: Any, prompt: str) -> tuple[T, Usage]:
+        from crews.runtime import ConverterError
+
         try:
             result = await _crew(key, llm, prompt, output).akickoff()
-            return _parse(result, output)
-        except (ValidationError, ValueError, ConverterError) as exc:
-            outcome = "invalid"
-            error = f"it did not match the schema ({str(exc).splitlines()[0][:200]})"
-        except Exception as exc:  # the model endpoint's errors have no common base
-            outcome = "error"
-            log.warning("task %s attempt %d failed: %s: %s", key, attempt, type(exc).__name__, exc)
-            error = f"the request failed ({type(exc).__name__})"
-        finally:
-            _record_call(model, key, outcome, time.perf_counter() - started, prompt, result)
-        log.info("task %s attempt %d unusable: %s", key, attempt, error)
-    raise TaskFailed(key, error)
+            answer = _parse(result, output)
+        except (ValidationError, ValueError, ConverterError) as exc:  # the answer broke the schema
+            raise InvalidAnswer(str(exc)) from exc
+        usage = getattr(result, "token_usage", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) or estimate_tokens(prompt)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        return answer, Usage(prompt_tokens, completion_tokens or estimate_tokens(str(result.raw or "")))
 
-
-def _record_call(model: str, task: str, outcome: str, seconds: float, prompt: str, result: Any) -> None:
-    """Count one model call: outcome, duration and tokens (the server's usage, else estimated)."""
-    LLM_REQUESTS.labels(model=model, task=task, outcome=outcome).inc()
-    LLM_SECONDS.labels(model=model, task=task).observe(seconds)
-    usage = getattr(result, "token_usage", None)
-    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) or estimate_tokens(prompt)
-    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-    if not completion_tokens and result is not None:
-        completion_tokens = estimate_tokens(str(getattr(result, "raw", "") or ""))
-    LLM_TOKENS.labels(model=model, task=task, kind="prompt").inc(prompt_tokens)
-    LLM_TOKENS.labels(model=model, task=task, kind="completion").inc(completion_tokens)
+    call = TaskCall(
+        task=key,
+        description=description,
+        output=output,
+        attempt=attempt,
+        repair=lambda error: description + task_text("repair", error=error),
+        fingerprint=_persona(key),
+    )
+    return await dispatch(resources, call, budget)
 
 
 async def run_all(jobs: Sequence[Callable[[], Awaitable[R]]], parallel: bool, limit: int) -> list[R]:

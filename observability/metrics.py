@@ -51,6 +51,40 @@ LLM_TOKENS = Counter(
     ["model", "task", "kind"],
 )
 
+LLM_COST = Counter(
+    "autointel_llm_cost_usd_total",
+    "Estimated spend on model calls in US dollars (catalogue prices; 0 for local models).",
+    ["model", "task"],
+)
+ROUTER_DECISIONS = Counter(
+    "autointel_router_decisions_total",
+    "Model choices by task, model and reason (best, explore, fallback, cached).",
+    ["task", "model", "reason"],
+)
+ROUTER_FALLBACKS = Counter(
+    "autointel_router_fallbacks_total",
+    "Calls retried on another model, by task, failed model and cause (error, timeout, invalid).",
+    ["task", "model", "cause"],
+)
+BREAKER_OPEN = Gauge(
+    "autointel_model_breaker_open", "1 while a model's circuit breaker is open (cooling down).", ["model"]
+)
+CACHE_LOOKUPS = Counter(
+    "autointel_cache_lookups_total",
+    "Cache lookups by cache (response, transcript) and result (hit, miss, shared).",
+    ["cache", "result"],
+)
+COMPRESSIONS = Counter(
+    "autointel_compressions_total",
+    "Prompt compressions by outcome (compressed, skipped, unavailable, failed).",
+    ["outcome"],
+)
+COMPRESSION_RATIO = Histogram(
+    "autointel_compression_ratio",
+    "Original tokens over compressed tokens of a compressed transcript.",
+    buckets=(1, 1.25, 1.5, 2, 2.5, 3, 4, 6, 10),
+)
+
 # --- memory --------------------------------------------------------------------------------
 MEMORY_OPERATIONS = Counter(
     "autointel_memory_operations_total",

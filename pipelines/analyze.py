@@ -16,11 +16,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from crews.builder import Budget, TaskFailed, Tier, estimate_tokens, run_all, run_task, task_text, tier
+from crews.builder import Tier, run_all, run_task, task_text, tier
 from crews.schemas import ClaimsOutput, FallaciesOutput, PerspectivesOutput, SummaryOutput, bounded
 from pipelines.models import Analysis, Claim, RunRequest, Segment, TaskFailure, Transcript
-from pipelines.stage import StageDeps
-from routing.endpoints import endpoint_from_settings, llm_for
+from pipelines.stage import Resources, StageDeps
+from routing.budget import Budget, TaskFailed, estimate_tokens
+from routing.catalog import catalogue, max_concurrency, output_tokens
 
 PROMPT_OVERHEAD_TOKENS = 700
 OUTPUTS: dict[str, type[BaseModel]] = {
@@ -95,10 +96,12 @@ async def analyze(deps: StageDeps, inputs: AnalyzeInputs) -> Analysis:
     """Stage: run the tier's analysis tasks over the (chunked) transcript."""
     settings = deps.settings
     plan = tier(inputs.request.depth)
-    endpoint = endpoint_from_settings(settings)
-    room = endpoint.context_tokens - settings.llm.max_output_tokens - PROMPT_OVERHEAD_TOKENS
+    room = max(
+        spec.context_tokens - output_tokens(spec, settings) - PROMPT_OVERHEAD_TOKENS
+        for spec in catalogue(settings)
+    )
     chunks = chunk_segments(inputs.transcribe.segments, max(room, 256))
-    budget = Budget(plan.token_budget)
+    budget = plan.budget()
     results = await _map(deps, plan, chunks, budget)
 
     failures = [
@@ -125,7 +128,8 @@ async def analyze(deps: StageDeps, inputs: AnalyzeInputs) -> Analysis:
         failures=_dedupe(failures),
         chunks=len(chunks),
         tokens_spent=budget.spent,
-        model=endpoint_from_settings(deps.settings).model,
+        cost_usd=round(budget.cost, 6),
+        model=budget.model_names(),
     )
 
 
@@ -134,7 +138,6 @@ async def _map(
 ) -> dict[tuple[str, int], Any]:
     """Every task of the tier on every chunk; failures come back as `TaskFailed` values."""
     settings = deps.settings
-    llm = llm_for("analysis", deps.resources)
     jobs: list[Callable[[], Awaitable[Any]]] = []
     keys: list[tuple[str, int]] = []
     for index, chunk in enumerate(chunks):
@@ -147,12 +150,9 @@ async def _map(
                 max_claims=str(plan.max_claims),
             )
             keys.append((task, index))
-            jobs.append(
-                _guarded(task, llm, description, _output(task, plan), budget, settings.llm.max_output_tokens)
-            )
+            jobs.append(_guarded(task, deps.resources, description, _output(task, plan), budget))
     parallel = settings.flags.parallel_analysis
-    limit = endpoint_from_settings(settings).max_concurrency
-    results = await run_all(jobs, parallel=parallel, limit=limit)
+    results = await run_all(jobs, parallel=parallel, limit=max_concurrency(settings))
     return dict(zip(keys, results, strict=True))
 
 
@@ -166,11 +166,11 @@ def _output(task: str, plan: Tier) -> type[BaseModel]:
 
 
 def _guarded(
-    task: str, llm: Any, description: str, output: type[BaseModel], budget: Budget, max_tokens: int
+    task: str, resources: Resources, description: str, output: type[BaseModel], budget: Budget
 ) -> Callable[[], Awaitable[Any]]:
     async def job() -> Any:
         try:
-            return await run_task(task, llm, description, output, budget, max_tokens)
+            return await run_task(task, resources, description, output, budget)
         except TaskFailed as failed:
             return failed
 
@@ -189,12 +189,9 @@ async def _reduce_summary(
         for i, p in enumerate(partials)
     )
     description = task_text("summary_reduce", partials=text, max_points=str(plan.max_points))
-    llm = llm_for("analysis", deps.resources)
     try:
         output = bounded(SummaryOutput, "key_points", plan.max_points)
-        return await run_task(
-            "summary_reduce", llm, description, output, budget, deps.settings.llm.max_output_tokens
-        )
+        return await run_task("summary_reduce", deps.resources, description, output, budget)
     except TaskFailed as failed:
         failures.append(TaskFailure(task="summary", reason=f"merging part summaries failed: {failed.reason}"))
         points = [k for p in partials for k in p.key_points][: plan.max_points]

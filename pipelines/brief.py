@@ -24,7 +24,7 @@ from pipelines.models import (
     Verification,
 )
 from pipelines.stage import StageDeps
-from routing.endpoints import endpoint_from_settings
+from routing.catalog import EMBEDDED_MODEL_NAME
 
 VERDICT_MARKS = {
     "supported": "✅ supported",
@@ -63,10 +63,16 @@ def stamp(url: str | None, seconds: float) -> str:
     return f"[{clock(seconds)}]({link})" if link else f"[{clock(seconds)}]"
 
 
-def caveats(inputs: BriefInputs, embedded: bool) -> list[str]:
-    """Everything that limits how far the briefing can be trusted."""
+def caveats(inputs: BriefInputs) -> list[str]:
+    """Everything that limits how far the briefing can be trusted (budget cuts included)."""
     notes: list[str] = []
-    if embedded:
+    answered = {
+        name
+        for stage in (inputs.analyze, inputs.verify)
+        if stage and stage.model
+        for name in stage.model.split(", ")
+    }
+    if EMBEDDED_MODEL_NAME in answered:
         notes.append(
             "Analysed by the small embedded model, which exercises the pipeline but is too small "
             "for trustworthy analysis; configure LLM_BASE_URL for real use."
@@ -75,6 +81,7 @@ def caveats(inputs: BriefInputs, embedded: bool) -> list[str]:
         notes.append("Transcript taken from the site's own subtitles, not transcribed.")
     if inputs.analyze.chunks > 1:
         notes.append(f"Long transcript analysed in {inputs.analyze.chunks} parts and merged.")
+    notes += inputs.analyze.notes
     failures = list(inputs.analyze.failures)
     if inputs.verify is not None:
         failures += inputs.verify.failures
@@ -85,7 +92,10 @@ def caveats(inputs: BriefInputs, embedded: bool) -> list[str]:
     if inputs.remember is not None:
         failures += inputs.remember.failures
     for failure in failures:
-        notes.append(f"{failure.task} failed: {failure.reason}")
+        cut = failure.reason.startswith("skipped:")  # a depth budget cut it
+        notes.append(
+            f"{failure.task} {failure.reason}" if cut else f"{failure.task} failed: {failure.reason}"
+        )
     return notes
 
 
@@ -159,7 +169,7 @@ async def brief(deps: StageDeps, inputs: BriefInputs) -> Briefing:
         claims=_claims(inputs),
         fallacies=inputs.analyze.fallacies or [],
         perspectives=inputs.analyze.perspectives,
-        caveats=caveats(inputs, endpoint_from_settings(deps.settings).embedded),
+        caveats=caveats(inputs),
         degraded=any(
             stage is not None and stage.failures for stage in (inputs.analyze, inputs.verify, inputs.remember)
         ),

@@ -65,6 +65,7 @@ class Transcript(BaseModel):
     duration_seconds: float
     segments: list[Segment]
     processing_seconds: float = 0.0
+    cached: bool = Field(default=False, description="reused from the transcript cache (same media bytes)")
 
     @property
     def text(self) -> str:
@@ -99,7 +100,9 @@ class Analysis(BaseModel):
     failures: list[TaskFailure] = Field(default_factory=list)
     chunks: int = 1
     tokens_spent: int = 0
-    model: str | None = Field(default=None, description="the model that answered")
+    cost_usd: float = 0.0
+    model: str | None = Field(default=None, description="the models that answered, comma-separated")
+    notes: list[str] = Field(default_factory=list, description="how the input was prepared (compression)")
 
 
 class Evidence(BaseModel):
@@ -131,7 +134,8 @@ class Verification(BaseModel):
     unchecked: int = 0
     failures: list[TaskFailure] = Field(default_factory=list)
     tokens_spent: int = 0
-    model: str | None = Field(default=None, description="the model that answered")
+    cost_usd: float = 0.0
+    model: str | None = Field(default=None, description="the models that answered, comma-separated")
 
 
 class MemoryReport(BaseModel):

