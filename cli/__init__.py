@@ -1,4 +1,4 @@
-"""The `autointel` command line: analyze, runs [show|cancel], memory, eval, bot, worker, db, doctor.
+"""The `autointel` command line: analyze, runs [show|cancel], models, memory, eval, bot, worker, db, doctor.
 
 Every failure ends in one line on stderr and a non-zero exit code:
 1 for a failed command (bad source, failed stage, unreachable store), 2 for bad settings
@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("run_id", metavar="ID", help="run id (or its first 6+ characters)")
     cancel = run_actions.add_parser("cancel", help="cancel a queued or running run, wherever it runs")
     cancel.add_argument("run_id", metavar="ID", help="run id (or its first 6+ characters)")
+
+    models = commands.add_parser("models", help="the model catalogue with each model's live statistics")
+    models.add_argument("--json", action="store_true", help="print the catalogue and statistics as JSON")
+    models.add_argument("--tasks", action="store_true", help="also one row per task the model answered")
 
     worker = commands.add_parser("worker", help="execute queued runs from Redis (needs REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
@@ -135,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cli.runs import upgrade_database
 
         return asyncio.run(upgrade_database(settings))
+    if args.command == "models":
+        from cli.models import list_models
+
+        return asyncio.run(list_models(settings, args.json, args.tasks))
     if args.command == "eval":
         from cli.evaluate import run_eval
 

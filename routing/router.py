@@ -116,6 +116,16 @@ class Router:
             except Exception as exc:  # the store boundary: learning is best effort
                 log.warning("router statistics could not be saved: %s", exc)
 
+    async def learn_quality(self, task: str, model: str, quality: float) -> None:
+        """Learn an outside quality signal (0-1) for a model's answer, e.g. an evaluation's verdict."""
+        spec = next((s for s in self.models if s.name == model), None)
+        if spec is None:
+            return
+        delta = ArmStats(quality_sum=min(max(quality, 0.0), 1.0), quality_n=1)
+        self.stats.setdefault((task, model), ArmStats()).add(delta)
+        if self.stats_store is not None:
+            await self.stats_store.add(task, model, delta)
+
     def _breaker_outcome(self, name: str, *, failed: bool, succeeded: bool) -> None:
         breaker = self.breakers.setdefault(name, Breaker())
         if succeeded:

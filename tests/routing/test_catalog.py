@@ -104,7 +104,7 @@ def test_bad_catalogue_names_the_setting(tmp_path: Path, text: str, problem: str
 
 
 def test_missing_catalogue_file(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="ROUTER_MODELS_FILE: .*cannot read"):
+    with pytest.raises(SettingsError, match=r"ROUTER_MODELS_FILE: .*cannot read"):
         load_settings(router={"models_file": tmp_path / "absent.yaml"})
 
 
@@ -122,7 +122,8 @@ async def test_structured_output_modes_reach_the_server(
 ) -> None:
     settings = make_settings(llm={"base_url": server.base_url, "model": "m", "structured_output": mode})
     prompt = task_text("fact_check", claim="The Moon is made of cheese.", evidence="[1] The Moon is rock.")
-    answer = await run_task("fact_check", Resources(settings), prompt, VerdictOutput, Budget(10**6))
+    answer, model = await run_task("fact_check", Resources(settings), prompt, VerdictOutput, Budget(10**6))
+    assert model == "m"
     assert answer.verdict == "refuted"
     fmt = server.requests[0]["response_format"]
     assert fmt["type"] == mode
