@@ -18,7 +18,8 @@ LLMLingua 0.2.2 works offline on CPU only with three workarounds, all applied he
   `gguf_file=`, the GGUF quantizer cleared so `save_pretrained` accepts it, stored as float16).
 - With transformers 5 the model returns a `DynamicCache` where LLMLingua slices tuples of
   (key, value) tensors (upstream issue #210); the subclass's `get_ppl` converts both ways.
-The sentence-level filter stays off (it needs NLTK data); LLMLingua-2 needs hub models.
+The sentence-level filter stays off (it needs NLTK data); LLMLingua-2 needs hub models. And
+LLMLingua leaves the last partial window of the text uncompressed, hence `PADDING`.
 
 LLMLingua drops tokens by perplexity, numbers and names included, which would break fact
 checking. Its output is (nearly) a subsequence of the input, so the result is rebuilt from the
@@ -57,7 +58,10 @@ EXTRA_MISSING = (
 CONVERTED_NAME = "smollm2-135m-hf"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CHARS_PER_TOKEN = 3.5
-MIN_RATE = 0.05  # the least LLMLingua is asked to keep of the unprotected words
+ITERATIVE_SIZE = 200  # LLMLingua's window in tokens
+# LLMLingua never compresses the last, partial window: a throwaway tail (a token that no word
+# aligns with) carries it past the end of the transcript.
+PADDING = "\n\n" + " ~" * (ITERATIVE_SIZE + 20)
 
 _TIMESTAMP = re.compile(r"^\[\d{1,2}:\d{2}(?::\d{2})?\]$")
 _QUOTED = re.compile(r'"[^"]*"?|“[^”]*”?')  # an unclosed quote runs to the end of the line
@@ -201,10 +205,10 @@ class Compressor:
         return len(self._tokenizer.encode(text, add_special_tokens=False))
 
     def compress(self, text: str) -> Compressed:
-        """Compress `text` to about `rate` of its tokens, keeping every protected word and timestamp.
+        """Compress `text`, keeping every timestamp and protected word (see `protected_words`).
 
-        LLMLingua is asked for a lower rate on the unprotected part so that the result, protected
-        words included, lands near the configured rate.
+        LLMLingua keeps about `rate` of the tokens; the protected words it dropped are put back,
+        so the result is somewhat longer than `rate` of the original.
         """
         started = time.perf_counter()
         lines = text.splitlines()
@@ -213,15 +217,11 @@ class Compressor:
         line_words = [line.split() for line in lines]
         positions = [(i, j) for i, words in enumerate(line_words) for j in range(len(words))]
         flat = [line_words[i][j] for i, j in positions]
-        original_tokens = self.count_tokens(text)
-        protected = " ".join(line_words[i][j] for i, j in positions if j in keep[i])
-        protected_tokens = self.count_tokens(protected)
-        budget = self.rate * original_tokens - protected_tokens
-        rate = min(self.rate, max(MIN_RATE, budget / max(original_tokens - protected_tokens, 1)))
         with self._lock:
             result = self._lingua.compress_prompt(
-                text,
-                rate=rate,
+                text + PADDING,
+                rate=self.rate,
+                iterative_size=ITERATIVE_SIZE,
                 use_sentence_level_filter=False,
                 use_context_level_filter=False,
                 use_token_level_filter=True,
@@ -232,7 +232,7 @@ class Compressor:
         out = "\n".join(
             " ".join(w for j, w in enumerate(words) if j in keep[i]) for i, words in enumerate(line_words)
         )
-        return Compressed(out, original_tokens, self.count_tokens(out), time.perf_counter() - started)
+        return Compressed(out, self.count_tokens(text), self.count_tokens(out), time.perf_counter() - started)
 
 
 @cache

@@ -126,6 +126,9 @@ async def dispatch(resources: Resources, call: TaskCall[T], budget: Budget) -> A
     )
     ranked, excluded = router.rank(needs, budget.cost_left)
     if not ranked:
+        if budget.cost_left < float("inf") and any(" left" in reason for reason in excluded):
+            cut = f"skipped: the cost budget of this depth (${budget.cost_limit:.4f}) is spent"
+            raise TaskFailed(call.task, f"{cut} ({'; '.join(excluded)})")
         raise TaskFailed(call.task, "no model can take it: " + "; ".join(excluded))
     cache = cache_of(resources)
     keys = {choice.spec.name: _key(resources, choice.spec, call) for choice in ranked}

@@ -32,7 +32,7 @@ from settings import ModelSpec, Settings
 
 log = logging.getLogger(__name__)
 
-PRIOR_SUCCESSES = 2.0  # Beta prior: optimistic enough that a new model gets tried
+PRIOR_SUCCESSES = 4.0  # Beta(4, 1) prior: a new model is presumed mostly reliable until shown otherwise
 PRIOR_FAILURES = 1.0
 QUALITY_PRIOR_WEIGHT = 20.0  # the catalogue prior counts as 20 quality signals
 LATENCY_PRIOR_SPREAD = 0.5  # log-space standard deviation before any observation

@@ -7,7 +7,7 @@ it unchanged. Replies to structured-output requests are chosen by the JSON schem
 `json_object` requests, by the schema's `title`; a script may be a fixed object or a function
 of the request. It records every request, the peak number of overlapping requests, and can
 inject a per-request delay, malformed JSON or HTTP errors for a given schema name (or, under
-the key `EMBEDDINGS_FAULT`, HTTP errors from `/v1/embeddings`).
+the key `EMBEDDINGS_FAULT`, HTTP errors from `/v1/embeddings`), or a seeded share of HTTP 500s.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import json
 import math
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +51,8 @@ class ScriptedOpenAI:
     peak_active: int = 0
     intervals: list[tuple[float, float]] = field(default_factory=list)
     embedding_dimension: int = 16
+    failure_rate: float = 0.0  # share of chat requests answered with HTTP 500 (seeded, reproducible)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
     base_url: str = ""
     _runner: web.AppRunner | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -120,6 +123,8 @@ class ScriptedOpenAI:
         try:
             if self.delay:
                 await asyncio.sleep(self.delay)
+            if self.failure_rate and self.rng.random() < self.failure_rate:
+                return _json({"error": {"message": "scripted outage", "type": "server_error"}}, 500)
             fault = self.faults.get(name)
             if fault is not None and fault.times > 0:
                 fault.times -= 1
