@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench services clean
+.PHONY: install install-compression demo test lint bench services clean
 
 # llama-cpp-python builds from source: portable flags (the native build crashes on CPUs with AMX)
 # and no wheel cache (pip would otherwise reuse a wheel built with other flags).
@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The optional LLMLingua prompt compression extra (CPU torch, transformers, llmlingua, gguf).
+install-compression: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,compression]'
 
 demo: $(STAMP)
 	$(BIN)/autointel memory ingest samples/reference.txt
@@ -45,6 +49,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/discord_bot.py
 	$(BIN)/python benchmarks/workers.py
 	$(BIN)/python benchmarks/observability.py
+	$(BIN)/python benchmarks/routing.py
+	$(BIN)/python benchmarks/compression.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

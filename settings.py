@@ -10,6 +10,7 @@ Secrets are `SecretStr`: they print as `**********` and never reach logs.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -195,7 +196,7 @@ class RouterSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="ROUTER_")
 
     models_file: Path | None = None  # YAML catalogue (`models:` list); wins over ROUTER_MODELS
-    models: list[ModelSpec] = Field(default_factory=list)  # JSON list; empty = the LLM_* endpoint
+    models: Annotated[list[ModelSpec], NoDecode] = Field(default_factory=list)  # JSON; empty = LLM_*
     weight_quality: float = Field(default=0.5, ge=0)
     weight_latency: float = Field(default=0.3, ge=0)
     weight_cost: float = Field(default=0.2, ge=0)
@@ -206,6 +207,25 @@ class RouterSettings(_Section):
     breaker_cooldown_seconds: float = Field(default=60, gt=0)
     seed: int | None = None  # fixes the bandit's random draws (tests, benchmarks)
     section_field: ClassVar[str] = "models_file"  # named in errors raised by the whole-section check
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _json_list(cls, value: Any) -> Any:
+        """`ROUTER_MODELS` is a JSON list; blank = none."""
+        if isinstance(value, str):
+            if not value.strip():
+                return []
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not valid JSON ({exc})") from None
+        return value
+
+    @field_validator("models_file", "seed", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """A blank line in `.env` (`ROUTER_SEED=`) means unset."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _load_file(self) -> RouterSettings:
@@ -253,6 +273,12 @@ class CompressionSettings(_Section):
     model_dir: Path | None = None  # a Hugging Face causal-LM folder; unset = converted bundled SmolLM2
     rate: float = Field(default=0.5, gt=0, lt=1)  # fraction of tokens to keep
     min_tokens: int = Field(default=1000, ge=1)  # shorter transcripts are left alone
+
+    @field_validator("model_dir", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """A blank line in `.env` means unset."""
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class WhisperSettings(_Section):

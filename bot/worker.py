@@ -53,14 +53,16 @@ def _import_crewai() -> None:
 
 
 async def _preload(service: RunService) -> None:
-    """Load the Whisper model, import CrewAI and build the LLM client before the first job."""
+    """Load the Whisper model, import CrewAI and build every catalogue model's client before the first job."""
     from pipelines.transcribe import load_whisper
-    from routing.endpoints import llm_for
+    from routing.catalog import catalogue
+    from routing.dispatch import llm_of
 
     await asyncio.gather(
         asyncio.to_thread(load_whisper, service.resources), asyncio.to_thread(_import_crewai)
     )
-    llm_for("startup", service.resources)
+    for spec in catalogue(service.settings):
+        llm_of(service.resources, spec)
 
 
 async def _reap(service: RunService, queue: ArqQueue, every: float) -> None:

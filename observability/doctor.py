@@ -55,7 +55,14 @@ from observability.checks import (
     hide_password,
     reason,
 )
-from observability.host_checks import check_disk, check_ffmpeg, check_gpu, check_telemetry, check_whisper
+from observability.host_checks import (
+    check_compression,
+    check_disk,
+    check_ffmpeg,
+    check_gpu,
+    check_telemetry,
+    check_whisper,
+)
 from routing.catalog import model_id
 from settings import ModelSpec, Settings
 
@@ -63,6 +70,7 @@ __all__ = [
     "CheckResult",
     "DoctorReport",
     "Status",
+    "check_compression",
     "check_disk",
     "check_ffmpeg",
     "check_gpu",
@@ -273,6 +281,7 @@ def _plan(settings: Settings | None) -> list[_Check]:
         gpu,
         ffmpeg,
         _threaded("disk", check_disk, settings.pipeline.data_dir, deadline=LOCAL_DEADLINE),
+        _threaded("compression", check_compression, settings.compression, deadline=LOCAL_DEADLINE),
         telemetry,
     ]
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from observability.checks import CheckResult, Status
-from settings import WhisperSettings
+from settings import CompressionSettings, WhisperSettings
 
 GIB = 1024**3
 DISK_WARN_BELOW = 5 * GIB
@@ -150,3 +150,28 @@ def check_telemetry() -> CheckResult:
     return CheckResult(
         Status.OK, "CrewAI telemetry", f"disabled ({source} sets {', '.join(TELEMETRY_SWITCHES)})"
     )
+
+
+COMPRESSION_MODULES = ("torch", "transformers", "llmlingua")
+
+
+def check_compression(config: CompressionSettings) -> CheckResult:
+    """Prompt compression: off, or the optional extra and its model folder are there."""
+    label = "prompt compression"
+    if not config.enabled:
+        return CheckResult(Status.OK, label, "off (COMPRESSION_ENABLED=false)")
+    missing = [name for name in COMPRESSION_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        details = (
+            f"COMPRESSION_ENABLED=true but {', '.join(missing)} not installed: transcripts go uncompressed"
+        )
+        return CheckResult(
+            Status.WARN, label, details, "pip install 'autointel[compression]' (make install-compression)"
+        )
+    if config.model_dir is not None and not (config.model_dir / "config.json").is_file():
+        details = f"COMPRESSION_MODEL_DIR {config.model_dir} holds no Hugging Face model (config.json)"
+        return CheckResult(
+            Status.WARN, label, details, "point it at a causal-LM folder, or unset it for SmolLM2"
+        )
+    model = config.model_dir or "the bundled SmolLM2 (converted on first use)"
+    return CheckResult(Status.OK, label, f"on: LLMLingua with {model}, keeping {config.rate:.0%} of tokens")

@@ -5,7 +5,9 @@ split into chunks on segment boundaries (map: every task on every chunk, each ch
 its own timestamps; reduce: one merged summary, claims deduplicated and ranked), so nothing
 is silently truncated. With `ENABLE_PARALLEL_ANALYSIS` the independent tasks run
 concurrently (bounded by `LLM_CONCURRENCY`), otherwise one after another; both give the
-same result. A task that fails twice is recorded in `failures` and the run goes on.
+same result. A task that fails twice is recorded in `failures` and the run goes on. With
+`COMPRESSION_ENABLED` each chunk's transcript is compressed first (routing.compress; it fails
+open), and what happened is noted for the briefing's caveats.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pipelines.models import Analysis, Claim, RunRequest, Segment, TaskFailure, 
 from pipelines.stage import Resources, StageDeps
 from routing.budget import Budget, TaskFailed, estimate_tokens
 from routing.catalog import catalogue, max_concurrency, output_tokens
+from routing.compress import compress_transcript
 
 PROMPT_OVERHEAD_TOKENS = 700
 OUTPUTS: dict[str, type[BaseModel]] = {
@@ -102,7 +105,8 @@ async def analyze(deps: StageDeps, inputs: AnalyzeInputs) -> Analysis:
     )
     chunks = chunk_segments(inputs.transcribe.segments, max(room, 256))
     budget = plan.budget()
-    results = await _map(deps, plan, chunks, budget)
+    notes: list[str] = []
+    results = await _map(deps, plan, chunks, budget, notes)
 
     failures = [
         TaskFailure(task=f.task, reason=f.reason) for f in results.values() if isinstance(f, TaskFailed)
@@ -130,18 +134,21 @@ async def analyze(deps: StageDeps, inputs: AnalyzeInputs) -> Analysis:
         tokens_spent=budget.spent,
         cost_usd=round(budget.cost, 6),
         model=budget.model_names(),
+        notes=notes,
     )
 
 
 async def _map(
-    deps: StageDeps, plan: Tier, chunks: list[list[Segment]], budget: Budget
+    deps: StageDeps, plan: Tier, chunks: list[list[Segment]], budget: Budget, notes: list[str]
 ) -> dict[tuple[str, int], Any]:
-    """Every task of the tier on every chunk; failures come back as `TaskFailed` values."""
+    """Every task of the tier on every (optionally compressed) chunk; failures come back as `TaskFailed`s."""
     settings = deps.settings
     jobs: list[Callable[[], Awaitable[Any]]] = []
     keys: list[tuple[str, int]] = []
     for index, chunk in enumerate(chunks):
-        transcript = render_segments(chunk)
+        transcript, _stats, note = await compress_transcript(deps.resources, render_segments(chunk))
+        if note and note not in notes:
+            notes.append(note if len(chunks) == 1 else f"part {index + 1}: {note}")
         for task in plan.tasks:
             description = task_text(
                 task,

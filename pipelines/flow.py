@@ -2,8 +2,8 @@
 
 `quick` skips the fact-check; the other tiers run every stage (what each stage does at a
 tier — which analysis tasks, how many claims are checked, graph memory — comes from
-crews/config/tiers.yaml). Bump `PIPELINE_VERSION` whenever a stage's output changes meaning,
-so that stored results of older versions are no longer reused.
+crews/config/tiers.yaml). Bump `PIPELINE_VERSION` (pipelines.models) whenever a stage's
+output changes meaning, so that stored results of older versions are no longer reused.
 """
 
 from __future__ import annotations
@@ -14,13 +14,20 @@ from typing import Any
 from pipelines.acquire import AcquireInputs, acquire, media_still_present
 from pipelines.analyze import AnalyzeInputs, analyze
 from pipelines.brief import BriefInputs, brief
-from pipelines.models import Analysis, Briefing, Depth, Media, MemoryReport, Transcript, Verification
+from pipelines.models import (
+    PIPELINE_VERSION,
+    Analysis,
+    Briefing,
+    Depth,
+    Media,
+    MemoryReport,
+    Transcript,
+    Verification,
+)
 from pipelines.remember import RememberInputs, remember
 from pipelines.stage import Stage
 from pipelines.transcribe import TranscribeInputs, transcribe
 from pipelines.verify import VerifyInputs, verify
-
-PIPELINE_VERSION = "2"
 
 
 def _complete(output: Analysis | Verification | MemoryReport) -> bool:
@@ -75,6 +82,8 @@ BRIEF: Stage[BriefInputs, Briefing] = Stage(
 )
 
 Flows = Mapping[Depth, Sequence[Stage[Any, Any]]]
+
+__all__ = ["FLOWS", "PIPELINE_VERSION", "Flows"]
 
 _CHECKED = (ACQUIRE, TRANSCRIBE, ANALYZE, VERIFY, REMEMBER, BRIEF)
 FLOWS: Flows = {

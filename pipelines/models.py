@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 from crews.schemas import Fallacy, KeyPoint, PerspectivesOutput, SummaryOutput, Verdict
 
+PIPELINE_VERSION = "2"  # bump when a stage's output changes meaning: older results stop being reused
+
 
 class Depth(StrEnum):
     """How much a run does (and may spend)."""
@@ -163,3 +165,15 @@ class Briefing(BaseModel):
     caveats: list[str] = Field(default_factory=list)
     degraded: bool = Field(default=False, description="some item failed (see caveats)")
     markdown: str = ""
+
+
+STAGE_OUTPUTS: dict[str, type[BaseModel]] = {
+    "acquire": Media,
+    "transcribe": Transcript,
+    "analyze": Analysis,
+    "verify": Verification,
+    "remember": MemoryReport,
+    "brief": Briefing,
+}
+"""Each stage's output model by stage name (what pipelines.flow declares), for readers of stored
+results that must not import the stages and their heavy dependencies."""

@@ -5,8 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import BaseModel
+
 from pipelines.models import Depth, Source
 from pipelines.tables import RunRow, StageRow
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its record, stage records and the typed output of every stage."""
+
+    run: RunRecord
+    stages: list[StageRecord]
+    outputs: dict[str, BaseModel]
 
 
 @dataclass(frozen=True)

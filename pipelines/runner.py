@@ -24,6 +24,7 @@ from observability.metrics import QUEUE_WAIT_SECONDS, RUNS_FINISHED, RUNS_STARTE
 from pipelines.errors import InternalStageError, PipelineError, RunCancelledError, RunFailedError
 from pipelines.flow import FLOWS, PIPELINE_VERSION, Flows
 from pipelines.models import Depth, RunRequest, Source
+from pipelines.records import RunResult
 from pipelines.stage import Resources, Stage, StageDeps
 from pipelines.store import RunRecord, RunStore, StageRecord
 from pipelines.tables import utcnow
@@ -52,15 +53,6 @@ _EVENT_OF_STATUS: dict[str, EventStatus] = {
     "succeeded": "succeeded",
     "failed": "failed",
 }
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """A finished run: its record, stage records and the typed output of every stage."""
-
-    run: RunRecord
-    stages: list[StageRecord]
-    outputs: dict[str, BaseModel]
 
 
 async def submit(

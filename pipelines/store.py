@@ -15,11 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import event, func, inspect, select, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,12 +26,17 @@ from sqlalchemy.orm import aliased
 from pipelines.errors import RunNotFoundError, StoreUnavailableError
 from pipelines.models import Depth, Source
 from pipelines.records import RunRecord, StageRecord, run_record, stage_record
-from pipelines.tables import RunRow, StageRow, utcnow
+from pipelines.tables import SCHEMA_REVISION, RunRow, StageRow, utcnow
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
@@ -42,7 +44,9 @@ def _alembic_config() -> Config:
 
 @functools.cache
 def head_revision() -> str:
-    """The newest migration's revision id."""
+    """The newest migration's revision id, as Alembic reads it from the migration scripts."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -51,8 +55,12 @@ def head_revision() -> str:
 def _alembic_upgrade(connection: Connection) -> None:
     if inspect(connection).has_table("alembic_version"):
         current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        if current == head_revision():
-            return  # already current: skip Alembic (its module-global context is not concurrency-safe)
+        if current == SCHEMA_REVISION:
+            # Already current: skip Alembic, which is slow to import and keeps its migration
+            # context in module globals (not concurrency-safe).
+            return
+    from alembic import command
+
     config = _alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
@@ -217,8 +225,10 @@ class RunStore:
             row = (await session.execute(query)).one()
         return QuotaCounts(int(row[0]), _aware(row[1]), int(row[2]), _aware(row[3]), int(row[4]))
 
-    async def find_finished(self, source_key: str, depth: Depth, pipeline_version: str) -> RunRecord | None:
-        """The newest succeeded run of this source at this depth and pipeline version."""
+    async def find_finished(
+        self, source_key: str, depth: Depth, pipeline_version: str, *, namespace: str | None = None
+    ) -> RunRecord | None:
+        """The newest succeeded run of this source at this depth and pipeline version (in `namespace`)."""
         query = (
             select(RunRow)
             .where(
@@ -230,6 +240,8 @@ class RunStore:
             .order_by(RunRow.finished_at.desc())
             .limit(1)
         )
+        if namespace is not None:
+            query = query.where(RunRow.namespace == namespace)
         async with self._sessions() as session:
             row = (await session.scalars(query)).first()
         return run_record(row) if row else None

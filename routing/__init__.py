@@ -1,1 +1,1 @@
-"""Model endpoints from settings and the one way crews get a model (`llm_for`)."""
+"""Model choice: catalogue, learning router, fallback, response cache, budgets, prompt compression."""

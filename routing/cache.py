@@ -4,8 +4,9 @@ Keys are SHA-256 hashes of the model's endpoint and id, the messages the task se
 sampling parameters, so any change of prompt, schema or parameters misses. Redis holds the
 answers when `REDIS_URL` is set (shared by the bot and every worker, TTL by task); otherwise an
 in-process LRU with the same TTLs. `get_or_compute` is single-flight: concurrent identical
-requests wait for one model call (in-process with a future; across processes with a short
-Redis lock), and a failed call caches nothing.
+requests wait for one model call (in-process with a future; across processes with a Redis
+lock that the computing process renews, so it lapses within seconds if that process dies),
+and a failed call caches nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from settings import Settings
 log = logging.getLogger(__name__)
 
 ANALYSIS_TASKS = frozenset({"summary", "claims", "fallacies", "perspectives", "summary_reduce"})
-LOCK_SECONDS = 300.0  # a Redis fill lock older than this belongs to a dead process
+LOCK_SECONDS = 15.0  # a fill lock not renewed for this long belongs to a dead process
 POLL_SECONDS = 0.05
 
 
@@ -52,6 +53,9 @@ class Backend(Protocol):
 
     async def lock(self, key: str) -> bool:
         """Take the cross-process fill lock of a key (True when taken)."""
+
+    async def renew(self, key: str) -> None:
+        """Extend the fill lock this process holds."""
 
     async def unlock(self, key: str) -> None:
         """Release the fill lock."""
@@ -90,6 +94,9 @@ class MemoryBackend:
         """In-process single flight needs no lock beyond the futures."""
         return True
 
+    async def renew(self, key: str) -> None:
+        """Nothing to extend."""
+
     async def unlock(self, key: str) -> None:
         """Nothing to release."""
 
@@ -122,6 +129,10 @@ class RedisBackend:
     async def lock(self, key: str) -> bool:
         """Take the fill lock unless another process holds it."""
         return bool(await self.client.set(key + ":lock", "1", nx=True, px=int(LOCK_SECONDS * 1000)))
+
+    async def renew(self, key: str) -> None:
+        """Extend the fill lock while the model call runs."""
+        await self.client.pexpire(key + ":lock", int(LOCK_SECONDS * 1000))
 
     async def unlock(self, key: str) -> None:
         """Release the fill lock."""
@@ -175,8 +186,7 @@ class ResponseCache:
     async def _fill(self, key: str, ttl: int, compute: Callable[[], Awaitable[str]]) -> tuple[str, str]:
         """Compute under the cross-process lock, or wait for the process that holds it."""
         locked = await self._try(self.backend.lock(key), default=True)
-        deadline = time.monotonic() + LOCK_SECONDS
-        while not locked and time.monotonic() < deadline:
+        while not locked:  # another process is computing it: wait for its answer or its lock to lapse
             await asyncio.sleep(POLL_SECONDS)
             value = await self.peek(key)
             if value is not None:
@@ -184,12 +194,20 @@ class ResponseCache:
                 return value, "shared"
             locked = await self._try(self.backend.lock(key), default=True)
         CACHE_LOOKUPS.labels(cache="response", result="miss").inc()
+        keeper = asyncio.create_task(self._keep_lock(key))
         try:
             value = await compute()
             await self._try(self.backend.set(key, value, ttl), default=None)
             return value, "miss"
         finally:
+            keeper.cancel()
             await self._try(self.backend.unlock(key), default=None)
+
+    async def _keep_lock(self, key: str) -> None:
+        """Renew the fill lock while this process computes (it lapses soon after a crash)."""
+        while True:
+            await asyncio.sleep(LOCK_SECONDS / 3)
+            await self._try(self.backend.renew(key), default=None)
 
     async def _try(self, call: Awaitable[Any], default: Any) -> Any:
         try:

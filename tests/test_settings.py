@@ -46,6 +46,26 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
     assert settings.pipeline.max_duration_seconds == 60
 
 
+def test_env_example_loads_as_is(tmp_path: Path) -> None:
+    """A copy of .env.example is a valid configuration (blank lines mean defaults)."""
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text(encoding="utf-8"), encoding="utf-8")
+    settings = load_settings()
+    assert settings.router.models == [] and settings.router.seed is None
+    assert settings.compression.enabled is False and settings.compression.model_dir is None
+    assert settings.cache.enabled is True
+
+
+def test_router_models_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "ROUTER_MODELS", '[{"name": "fast", "base_url": "http://127.0.0.1:8000/v1", "quality": 0.4}]'
+    )
+    [spec] = load_settings().router.models
+    assert (spec.name, spec.quality, spec.structured_output) == ("fast", 0.4, "json_schema")
+    monkeypatch.setenv("ROUTER_MODELS", "[{")
+    with pytest.raises(SettingsError, match=r"ROUTER_MODELS: .*not valid JSON"):
+        load_settings()
+
+
 def test_every_bad_field_is_named_in_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WHISPER_DEVICE", "gpu")
     monkeypatch.setenv("ENABLE_PARALLEL_ANALYSIS", "maybe")

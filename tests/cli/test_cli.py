@@ -56,13 +56,18 @@ def test_analyze_prints_run_timings_and_transcript(
     assert result["run"]["id"] in out
 
 
-def test_repeat_reuses_and_fresh_recomputes(capsys: pytest.CaptureFixture[str]) -> None:
+def test_repeat_is_answered_from_the_store_and_fresh_recomputes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "quick"]) == 0
-    capsys.readouterr()
+    first = capsys.readouterr().out
+    run_id = first.split()[1]
     assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "quick"]) == 0
-    assert capsys.readouterr().out.count("reused") >= 2
+    repeat = capsys.readouterr().out
+    assert repeat.startswith(f"answered from run {run_id}") and "Ask not" in repeat
+    assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "deep"]) == 0  # another depth: a new run
+    assert "answered from" not in capsys.readouterr().out
     assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "quick", "--fresh"]) == 0
-    assert "reused" not in capsys.readouterr().out
+    fresh = capsys.readouterr().out
+    assert "reused" not in fresh and "answered from" not in fresh and run_id not in fresh
 
 
 def test_bad_source_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import sqlite3
@@ -100,6 +101,7 @@ async def test_default_settings_run_everything_and_change_nothing(
         "GPU (CUDA)",
         "ffmpeg",
         "disk",
+        "prompt compression",
         "CrewAI telemetry",
     }
     assert all(set(row) == {"status", "label", "details", "fix"} for row in report["checks"])
@@ -386,3 +388,30 @@ def test_telemetry_switches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CREWAI_DISABLE_TELEMETRY", "false")
     result = host_checks.check_telemetry()
     assert result.status is Status.FAIL and "CREWAI_DISABLE_TELEMETRY=true" in result.details
+
+
+def test_compression_check(
+    make_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    off = host_checks.check_compression(make_settings().compression)
+    assert off.status is Status.OK and "off" in off.details
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    folder = host_checks.check_compression(
+        make_settings(compression={"enabled": True, "model_dir": empty}).compression
+    )
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        host_checks.importlib.util,
+        "find_spec",
+        lambda name: None if name == "llmlingua" else real_find_spec(name),
+    )
+    missing = host_checks.check_compression(make_settings(compression={"enabled": True}).compression)
+    assert (
+        missing.status is Status.WARN and "llmlingua" in missing.details and "uncompressed" in missing.details
+    )
+    assert "autointel[compression]" in missing.fix
+    if folder.status is Status.WARN and "holds no" in folder.details:  # the extra is installed here
+        assert "COMPRESSION_MODEL_DIR" in folder.details
+    else:
+        assert folder.status is Status.WARN and "not installed" in folder.details

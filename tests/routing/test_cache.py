@@ -142,3 +142,25 @@ async def test_reupload_of_the_same_file_skips_transcription(
     assert not first.cached and "whisper" in loaded.cache
     assert again.cached and "whisper" not in skipped.cache  # Whisper was not even loaded
     assert again.segments == first.segments and again.processing_seconds == 0.0
+
+
+async def test_a_dead_processes_fill_lock_lapses(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import routing.cache
+
+    monkeypatch.setattr(routing.cache, "LOCK_SECONDS", 0.5)
+    cache = ResponseCache(RedisBackend.connect(redis_url))
+    try:
+        await cache.backend.lock("k")  # taken by a process that then died (never renewed)
+        calls = []
+
+        async def compute() -> str:
+            calls.append(1)
+            await asyncio.sleep(0.6)  # outlives one lock term: the holder renews it meanwhile
+            return "answer"
+
+        assert await cache.get_or_compute("k", 60, compute) == ("answer", "miss")
+        assert await cache.get_or_compute("k", 60, compute) == ("answer", "hit")
+        assert calls == [1]
+        assert await RedisBackend.connect(redis_url).client.exists("k:lock") == 0
+    finally:
+        await cache.close()
