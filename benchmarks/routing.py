@@ -7,7 +7,9 @@ Prints one JSON object:
 - `cost`: the whole flow at depth standard with a free local model and a priced hosted model in
   the catalogue, against always using the hosted (largest) one; estimated dollars of each.
 - `fresh_repeat`: the whole flow, then again with `fresh` (every stage recomputed) in a new
-  set of services: model requests and seconds of each, and the transcript cache's verdict.
+  set of services: model requests (by answer schema) and seconds of each, and the transcript
+  cache's verdict. Fact checks of the repeat miss by design: their evidence now includes the
+  first run's summary and verdicts, so their prompts differ.
   The response cache is Redis when REDIS_URL (or --redis) is reachable, else in-process.
 - `cli_repeat`: whole `autointel analyze` invocations of samples/facts.ogg on the default
   (embedded) model: the first run and repeats, and the ratio (skip with --no-cli).
@@ -153,7 +155,8 @@ async def cost() -> dict[str, Any]:
                 result, _ = await _flow(settings, fresh=True)
                 figures[label] = {
                     "cost_usd": round(_spent(result), 5),
-                    "models": result.outputs["analyze"].model,
+                    "analysis_models": result.outputs["analyze"].model,
+                    "fact_check_models": result.outputs["verify"].model,
                 }
     finally:
         await local.stop()
@@ -174,12 +177,13 @@ async def fresh_repeat(redis_url: str | None) -> dict[str, Any]:
             extra = {"redis": {"url": redis_url}} if redis_url else {}
             settings = _settings(Path(tmp), model, base, **extra)
             for label, fresh in (("first", False), ("fresh_repeat", True)):
-                before = len([r for r in server.requests if "messages" in r])
+                before = len(server.schema_names())
                 result, seconds = await _flow(settings, fresh)
-                calls = len([r for r in server.requests if "messages" in r]) - before
+                asked = [name for name in server.schema_names()[before:] if name]
                 figures[label] = {
                     "seconds": round(seconds, 2),
-                    "model_requests": calls,
+                    "model_requests": len(asked),
+                    "by_schema": {name: asked.count(name) for name in sorted(set(asked))},
                     "transcript_cached": result.outputs["transcribe"].cached,
                 }
     finally:
