@@ -118,3 +118,19 @@ def test_db_upgrade_reports_the_schema_revision(capsys: pytest.CaptureFixture[st
 
     assert main(["db", "upgrade"]) == 0
     assert f"schema revision {head_revision()}" in capsys.readouterr().out
+
+
+def test_models_lists_the_catalogue_with_live_statistics(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--json"]) == 0
+    [before] = json.loads(capsys.readouterr().out)["models"]
+    assert before["name"] == "scripted" and before["stats"]["calls"] == 0
+    assert main(["analyze", str(DATA / "jfk.flac"), "--depth", "quick"]) == 0
+    capsys.readouterr()
+    assert main(["models", "--json"]) == 0
+    [after] = json.loads(capsys.readouterr().out)["models"]
+    assert after["stats"]["calls"] == 2 and after["stats"]["success_rate"] == 1.0
+    assert set(after["tasks"]) == {"summary", "claims"}
+    assert after["stats"]["mean_latency_seconds"] > 0
+    assert main(["models", "--tasks"]) == 0
+    table = capsys.readouterr().out
+    assert "scripted" in table and "summary" in table and "claims" in table

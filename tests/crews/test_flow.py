@@ -6,7 +6,18 @@ from collections.abc import Callable
 
 from fakes.openai_server import Fault, ScriptedOpenAI
 from fakes.scripted_flow import CLAIMS, run_flow
-from pipelines.models import Briefing, Depth, MemoryReport
+from pipelines.brief import BriefInputs
+from pipelines.models import (
+    Analysis,
+    Briefing,
+    Depth,
+    Media,
+    MemoryReport,
+    RunRequest,
+    Source,
+    TaskFailure,
+    Transcript,
+)
 from pipelines.runner import RunResult
 from settings import Settings
 
@@ -123,3 +134,21 @@ async def test_degraded_results_are_recomputed_not_reused(
     assert reused["analyze"] is None and reused["brief"] is None
     briefing = briefing_of(again)
     assert not briefing.degraded and len(briefing.claims) == 3
+
+
+def test_budget_cuts_are_stated_in_the_caveats() -> None:
+    from pipelines.brief import caveats
+
+    analysis = Analysis(
+        failures=[
+            TaskFailure(task="claims", reason="skipped: the cost budget of this depth ($0.0200) is spent")
+        ],
+        model="embedded, hosted",
+        notes=["transcript compressed 1.3× (1,987 → 1,527 tokens) by LLMLingua in 14.0 s"],
+    )
+    transcript = Transcript(origin="whisper", language="en", duration_seconds=5.0, segments=[])
+    request = RunRequest(source=Source(kind="file", location="/a.mp3", key="sha256:a"), depth=Depth.QUICK)
+    notes = caveats(BriefInputs(request=request, acquire=Media(), transcribe=transcript, analyze=analysis))
+    assert "claims skipped: the cost budget of this depth ($0.0200) is spent" in notes
+    assert any(note.startswith("Analysed by the small embedded model") for note in notes)
+    assert any("compressed 1.3×" in note for note in notes)
