@@ -68,12 +68,13 @@ class Breaker:
     open_until: float = 0.0
     probing: bool = False
 
-    def allows(self, now: float) -> bool:
-        """Whether a call may go to this model now (one probe once the cooldown has passed)."""
+    def allows(self, now: float, cooldown: float) -> bool:
+        """Whether a call may go to this model now: always when closed; once open, one probe
+        per cooldown (a probe that never reports back is replaced after another cooldown)."""
         if self.open_until == 0.0:
             return True
-        if now >= self.open_until and not self.probing:
-            self.probing = True
+        if now >= self.open_until:
+            self.open_until, self.probing = now + cooldown, True
             return True
         return False
 
@@ -109,7 +110,7 @@ class Router:
     async def record(self, task: str, spec: ModelSpec, delta: ArmStats, *, transport_error: bool) -> None:
         """Learn from one call: update the arm, the breaker, and the store."""
         self.stats.setdefault((task, spec.name), ArmStats()).add(delta)
-        self._breaker_outcome(spec.name, failed=transport_error, succeeded=delta.successes > 0)
+        self._breaker_outcome(spec.name, failed=transport_error)
         if self.stats_store is not None:
             try:
                 await self.stats_store.add(task, spec.name, delta)
@@ -126,16 +127,15 @@ class Router:
         if self.stats_store is not None:
             await self.stats_store.add(task, model, delta)
 
-    def _breaker_outcome(self, name: str, *, failed: bool, succeeded: bool) -> None:
+    def _breaker_outcome(self, name: str, *, failed: bool) -> None:
+        """Count a transport failure, or close the breaker: any answer (even an invalid one)
+        shows the model is reachable; invalid answers are the bandit's business."""
         breaker = self.breakers.setdefault(name, Breaker())
-        if succeeded:
+        if not failed:
             if breaker.open_until:
                 log.info("model %s answered its probe: breaker closed", name)
             self.breakers[name] = Breaker()
             BREAKER_OPEN.labels(model=name).set(0)
-            return
-        if not failed:
-            breaker.probing = False
             return
         breaker.failures += 1
         if breaker.probing or breaker.failures >= self.settings.router.breaker_failures:
@@ -148,7 +148,8 @@ class Router:
 
     def available(self, name: str) -> bool:
         """Whether the model's breaker lets a call through now."""
-        return self.breakers.setdefault(name, Breaker()).allows(self.clock())
+        cooldown = self.settings.router.breaker_cooldown_seconds
+        return self.breakers.setdefault(name, Breaker()).allows(self.clock(), cooldown)
 
     def cooling(self, name: str) -> bool:
         """Whether the model's breaker is open (without taking the probe)."""

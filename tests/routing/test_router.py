@@ -126,8 +126,15 @@ async def test_breaker_cools_a_failing_model_then_probes(
     primary.faults["VerdictOutput"] = Fault("http", 2, 503)
     now = [1000.0]
     settings = routed_settings(
-        {"breaker_failures": 2, "breaker_cooldown_seconds": 60, "min_reliability": 0.0},
-        backup={"latency_seconds": 60.0, "quality": 0.1},  # the primary stays first choice throughout
+        {
+            "breaker_failures": 2,
+            "breaker_cooldown_seconds": 60,
+            "min_reliability": 0.0,
+            "weight_quality": 1.0,
+            "weight_latency": 0.0,
+            "weight_cost": 0.0,
+        },
+        backup={"quality": 0.05},  # the primary stays first choice throughout
     )
     resources = Resources(settings, router=Router(settings, clock=lambda: now[0]))
     for number in range(2):  # two failures in a row open the breaker
