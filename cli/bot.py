@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
+import threading
 
 import discord
 
 from bot.client import run_bot
 from pipelines.errors import PipelineError, describe
 from settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
 
 
 def start_bot(settings: Settings) -> int:
@@ -51,4 +56,22 @@ def start_worker(settings: Settings, *, burst: bool = False) -> int:
     except discord.LoginFailure:
         print("autointel: Discord refused the bot token (DISCORD_BOT_TOKEN)", file=sys.stderr)
         return 1
+    return _exit_now_if_calls_linger()
+
+
+def _exit_now_if_calls_linger() -> int:
+    """Exit a stopped worker at once, even when a cancelled model call still blocks a thread.
+
+    CrewAI runs synchronous model calls in executor threads; cancelling the job does not stop
+    them, and the interpreter would join them at exit, holding the process until the request
+    times out (up to the model's timeout). By now every run is checkpointed and the services
+    are closed, so the answers they wait for are discarded anyway.
+    """
+    lingering = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if lingering:
+        log.info("worker stopped; abandoning %d thread(s) of cancelled model calls", len(lingering))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
