@@ -25,8 +25,9 @@ from pydantic import BaseModel
 from observability.metrics import TRANSCRIPTION_RTF
 from pipelines.errors import NoSpeechError, TranscriptionError
 from pipelines.models import Media, Segment, Transcript
+from pipelines.sources import file_sha256
 from pipelines.stage import Resources, StageDeps
-from pipelines.transcripts import content_hash, transcript_key
+from pipelines.transcripts import transcript_key
 from settings import WhisperSettings
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ async def transcribe(deps: StageDeps, inputs: TranscribeInputs) -> Transcript:
     cache = deps.resources.transcripts
     key = None
     if cache is not None:  # the same bytes were transcribed before (a re-upload): reuse it
-        digest = await asyncio.to_thread(content_hash, Path(media.audio_path))
+        digest = await asyncio.to_thread(file_sha256, Path(media.audio_path))
         key = transcript_key(digest, config.model or BUNDLED_MODEL_LABEL, config)
         found = await cache.get(key)
         if found is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import String, Text, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -21,8 +20,6 @@ from pipelines.models import Transcript
 from pipelines.tables import Base, UTCDateTime, utcnow
 from settings import WhisperSettings
 
-CHUNK_BYTES = 1 << 20
-
 
 class TranscriptCacheRow(Base):
     """One cached transcript (migration 0005)."""
@@ -32,15 +29,6 @@ class TranscriptCacheRow(Base):
     key: Mapped[str] = mapped_column(String(160), primary_key=True)
     transcript_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-def content_hash(path: Path) -> str:
-    """SHA-256 of a file's bytes (blocking; run it in a thread)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(CHUNK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def transcript_key(digest: str, model: str, config: WhisperSettings) -> str:
