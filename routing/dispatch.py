@@ -23,6 +23,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from pydantic import BaseModel
 
 from observability.metrics import (
+    CACHE_LOOKUPS,
     LLM_COST,
     LLM_REQUESTS,
     LLM_SECONDS,
@@ -224,8 +225,6 @@ def _on_model(
 
 
 def _cached(call: TaskCall[T], spec: ModelSpec, text: str, budget: Budget) -> Answer[T]:
-    from observability.metrics import CACHE_LOOKUPS
-
     CACHE_LOOKUPS.labels(cache="response", result="hit").inc()
     ROUTER_DECISIONS.labels(task=call.task, model=spec.name, reason="cached").inc()
     log.info("route %s → %s: cached answer", call.task, spec.name)

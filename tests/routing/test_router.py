@@ -201,3 +201,24 @@ async def test_quality_signal_is_learnt(routed_settings: Callable[..., Settings]
     restarted = Router(settings, StatsStore(store.engine))
     await restarted.refresh(force=True)
     assert first_choice(restarted, TaskNeeds("fact_check", 500)) == "backup"
+
+
+async def test_no_eligible_model_is_a_clear_task_failure(
+    routed_settings: Callable[..., Settings], servers: Servers
+) -> None:
+    small = {"context_tokens": 1024}
+    resources = Resources(routed_settings(primary=small, backup=small))
+    with pytest.raises(
+        TaskFailed, match=r"no model can take it: primary: context 1024 < \d+; backup: context"
+    ):
+        await run_task("fact_check", resources, prompt() + " padding" * 400, VerdictOutput, Budget(10**6))
+    for server in servers.values():
+        server.faults["VerdictOutput"] = Fault("http", 99, 500)
+    cooling = Resources(routed_settings({"breaker_failures": 1}))
+    with pytest.raises(TaskFailed, match="request failed"):
+        await run_task("fact_check", cooling, prompt(1), VerdictOutput, Budget(10**6))
+    with pytest.raises(
+        TaskFailed, match="primary: cooling down after repeated failures; backup: cooling down"
+    ):
+        await run_task("fact_check", cooling, prompt(2), VerdictOutput, Budget(10**6))
+    assert len(servers["primary"].requests) == 1 and len(servers["backup"].requests) == 1
