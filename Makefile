@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/observability.py
 	$(BIN)/python benchmarks/routing.py
 	$(BIN)/python benchmarks/compression.py
+	$(BIN)/python benchmarks/briefing_quality.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

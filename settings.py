@@ -1,7 +1,7 @@
 """AutoIntel settings: the only module that reads the environment (and `.env`).
 
 Settings are grouped in sections (Discord, Database, Redis, Worker, Qdrant, LLM, Router,
-Cache, Compression, Whisper, Pipeline/Limits, Flags, Observability). Each section is a
+Cache, Compression, Gates, Whisper, Pipeline/Limits, Flags, Observability). Each section is a
 pydantic-settings class whose fields map onto the fixed environment names of the settings
 contract; `load_settings()`
 validates every section and raises one `SettingsError` naming every bad variable.
@@ -281,6 +281,20 @@ class CompressionSettings(_Section):
         return None if isinstance(value, str) and not value.strip() else value
 
 
+class GateSettings(_Section):
+    """Quality gates on every model answer and the evidence-consistency judge (crews.gates, crews.judge)."""
+
+    model_config = SettingsConfigDict(env_prefix="GATE_")
+
+    # An item is grounded when 0.5·cosine + 0.5·word overlap with its best transcript window reaches this.
+    grounding_threshold: float = Field(default=0.5, ge=0, le=1)
+    duplicate_cosine: float = Field(default=0.9, gt=0, le=1)  # items at least this similar are duplicates
+    # Evidence at least this similar to a claim is about the same subject (figures and negation compared).
+    subject_similarity: float = Field(default=0.6, ge=0, le=1)
+    # Without a capable model, "supported" needs evidence at least this similar (a close paraphrase).
+    paraphrase_similarity: float = Field(default=0.72, ge=0, le=1)
+
+
 class WhisperSettings(_Section):
     """Transcription: model name or path (unset = bundled tiny.en), device and precision."""
 
@@ -357,6 +371,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "router": RouterSettings,
     "cache": CacheSettings,
     "compression": CompressionSettings,
+    "gates": GateSettings,
     "whisper": WhisperSettings,
     "pipeline": PipelineSettings,
     "flags": FlagSettings,
@@ -377,6 +392,7 @@ class Settings:
         self.router: RouterSettings = sections["router"]  # type: ignore[assignment]
         self.cache: CacheSettings = sections["cache"]  # type: ignore[assignment]
         self.compression: CompressionSettings = sections["compression"]  # type: ignore[assignment]
+        self.gates: GateSettings = sections["gates"]  # type: ignore[assignment]
         self.whisper: WhisperSettings = sections["whisper"]  # type: ignore[assignment]
         self.pipeline: PipelineSettings = sections["pipeline"]  # type: ignore[assignment]
         self.flags: FlagSettings = sections["flags"]  # type: ignore[assignment]

@@ -47,6 +47,16 @@ def _parser() -> argparse.ArgumentParser:
     factcheck.add_argument("dataset", metavar="DATASET.jsonl")
     factcheck.add_argument("--limit", type=int, default=None, help="only the first N claims")
     factcheck.add_argument("--json", dest="json_path", metavar="PATH", help="also write the figures as JSON")
+    briefing = kinds.add_parser("briefing", help="analyse media and score its briefing against gold claims")
+    briefing.add_argument("media", metavar="MEDIA", help="a URL or a local media file")
+    briefing.add_argument("gold", metavar="GOLD.jsonl", help='one {"claim": ..., "label": ...} per line')
+    briefing.add_argument(
+        "--reference", metavar="CORPUS", help="a reference corpus to load as evidence first"
+    )
+    briefing.add_argument(
+        "--depth", choices=[d.value for d in Depth], default=Depth.STANDARD.value, help="analysis depth tier"
+    )
+    briefing.add_argument("--json", dest="json_path", metavar="PATH", help="also write the figures as JSON")
 
     runs = commands.add_parser("runs", help="list recent runs with their stage status, or cancel one")
     runs.add_argument("--limit", type=int, default=20, help="how many runs to show (default 20)")
@@ -143,6 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cli.models import list_models
 
         return asyncio.run(list_models(settings, args.json, args.tasks))
+    if args.command == "eval" and args.kind == "briefing":
+        from cli.evaluate_briefing import run_briefing_eval
+
+        return asyncio.run(
+            run_briefing_eval(
+                settings, args.media, args.gold, args.reference, Depth(args.depth), args.json_path
+            )
+        )
     if args.command == "eval":
         from cli.evaluate import run_eval
 

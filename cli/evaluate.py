@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crews.builder import run_all
-from pipelines.evaluation import classification_report
+from pipelines.evaluation import calibration, classification_report
 from pipelines.models import Claim
 from pipelines.stage import Resources
 from pipelines.store import RunStore
@@ -85,7 +85,8 @@ async def evaluate_factcheck(settings: Settings, rows: list[dict[str, Any]], dat
         started = time.perf_counter()
         await memory.upsert(REFERENCE_NAMESPACE, items)
         ingest_seconds = time.perf_counter() - started
-        resources = Resources(settings, memory=memory, router=Router(settings, StatsStore(store.engine)))
+        router = Router(settings, StatsStore(store.engine))
+        resources = Resources(settings, memory=memory, embedder=embedder, router=router)
         budget = Budget(10**12)
         claims = [
             Claim(id=i + 1, text=row["claim"], timestamp=0.0, checkworthiness=3) for i, row in enumerate(rows)
@@ -118,6 +119,9 @@ async def evaluate_factcheck(settings: Settings, rows: list[dict[str, Any]], dat
             "label": majority,
             **classification_report(gold, [majority] * len(gold), LABELS),
         },
+        "calibration": calibration(
+            [c.confidence for c in checked], [t == p for t, p in zip(gold, predicted, strict=True)]
+        ),
         "failed_checks": sum(1 for c in checked if c.failure),
         "evidence_sentences": len(items),
         "ingest_seconds": round(ingest_seconds, 2),
@@ -138,6 +142,23 @@ def print_report(report: dict[str, Any]) -> None:
         f"majority ({baseline['label']})", f"{baseline['accuracy']:.3f}", f"{baseline['macro_f1']:.3f}"
     )
     console.print(table)
+    labels = Table("verdict", "precision", "recall", "F1", "predicted", "gold")
+    for label in LABELS:
+        row = product["per_label"][label]
+        labels.add_row(
+            label,
+            f"{row['precision']:.3f}",
+            f"{row['recall']:.3f}",
+            f"{row['f1']:.3f}",
+            str(row["predicted"]),
+            str(row["gold"]),
+        )
+    console.print(labels)
+    bins = Table("confidence", "verdicts", "mean confidence", "accuracy")
+    for row in report["calibration"]:
+        shown = [f"{row[k]:.3f}" if row[k] is not None else "-" for k in ("mean_confidence", "accuracy")]
+        bins.add_row(row["bin"], str(row["n"]), *shown)
+    console.print(bins)
     matrix = Table("gold \\ predicted", *LABELS)
     for gold in LABELS:
         matrix.add_row(gold, *(str(product["confusion"][gold][p]) for p in LABELS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -94,6 +95,20 @@ def _stage_details(output_json: str | None) -> tuple[str, str]:
     return model, str(tokens) if tokens else ""
 
 
+def gates_line(analysis: dict[str, Any]) -> str:
+    """What the quality gates did in a run, from its stored analysis, as one line."""
+    parts = [
+        f"{task}: {c.get('kept', 0)} kept, {c.get('ungrounded', 0)} ungrounded, "
+        f"{c.get('duplicates', 0)} duplicate(s), {c.get('placeholders', 0)} placeholder answer(s)"
+        for task, c in (analysis.get("gates") or {}).items()
+    ]
+    if analysis.get("extractive"):
+        parts.append("extractive: " + ", ".join(analysis["extractive"]))
+    seconds = analysis.get("gate_seconds")
+    timing = f" ({seconds:.2f} s)" if isinstance(seconds, int | float) else ""
+    return f"gates{timing}  " + ("; ".join(parts) if parts else "nothing to check")
+
+
 async def show_run(settings: Settings, run_id: str) -> int:
     """Print one run's timeline: stages (model, tokens, time, attempts, errors) and deliveries."""
     from pipelines.deliveries import DeliveryStore
@@ -128,6 +143,9 @@ async def show_run(settings: Settings, run_id: str) -> int:
             note,
         )
     console.print(table)
+    analysis = next((s.output_json for s in stages if s.stage == "analyze" and s.output_json), None)
+    if analysis:
+        console.print(gates_line(json.loads(analysis)), markup=False)
     for record in deliveries:
         route = f"via {record.route}" if record.route else "not posted"
         console.print(

@@ -112,17 +112,45 @@ def _parse(result: Any, output: type[T]) -> T:
     return output.model_validate(json.loads(raw, strict=False))
 
 
+@functools.cache
+def instructions(key: str) -> str:
+    """The task's own words (template, expected output, repair text), unfilled: what answers must not echo."""
+    spec = _yaml("tasks.yaml")[key]
+    text = spec["description"].replace("{shared}", _yaml("tasks.yaml")["shared"])
+    return "\n".join([text, spec["expected_output"], _yaml("tasks.yaml")["repair"]])
+
+
+GATES_VERSION = 1  # part of every cache key: answers cached before a change of the gates are not reused
+
+
 def _persona(key: str) -> str:
-    """Everything besides the description that the task's messages hold (for cache keys)."""
+    """Everything besides the description that the task's messages hold, and the gates' version.
+
+    It is part of the response cache key.
+    """
     spec = _yaml("tasks.yaml")[key]
     persona = _yaml("agents.yaml")[spec["agent"]]
-    return json.dumps([persona, spec["expected_output"]], sort_keys=True)
+    return json.dumps([persona, spec["expected_output"], GATES_VERSION], sort_keys=True)
 
 
 async def run_task(
-    key: str, resources: Resources, description: str, output: type[T], budget: Budget
+    key: str,
+    resources: Resources,
+    description: str,
+    output: type[T],
+    budget: Budget,
+    *,
+    check: Callable[[T], list[str]] | None = None,
+    rejected: Callable[[str, InvalidAnswer], None] | None = None,
 ) -> Answer[T]:
-    """Answer one task on the model the router picks (cache, repair and fallback included)."""
+    """Answer one task on the model the router picks (cache, repair and fallback included).
+
+    Every answer passes the quality gates (crews.gates: placeholders, schema echoes, copied
+    instructions) plus the task's own `check`; a failing answer is invalid like a schema
+    error: it gets the repair prompt, then the next model. `rejected(model, error)` hears of
+    every invalid answer.
+    """
+    from crews.gates import answer_problems, reject
     from routing.dispatch import TaskCall, dispatch
 
     async def attempt(llm: Any, prompt: str) -> tuple[T, Usage]:
@@ -132,7 +160,9 @@ async def run_task(
             result = await _crew(key, llm, prompt, output).akickoff()
             answer = _parse(result, output)
         except (ValidationError, ValueError, ConverterError) as exc:  # the answer broke the schema
-            raise InvalidAnswer(str(exc)) from exc
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise InvalidAnswer(f"it did not match the schema ({first})") from exc
+        reject(answer_problems(answer, instructions(key)) + (check(answer) if check else []))
         usage = getattr(result, "token_usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) or estimate_tokens(prompt)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
@@ -145,6 +175,7 @@ async def run_task(
         attempt=attempt,
         repair=lambda error: description + task_text("repair", error=error),
         fingerprint=_persona(key),
+        on_invalid=rejected,
     )
     return await dispatch(resources, call, budget)
 

@@ -86,6 +86,20 @@ class VerdictOutput(BaseModel):
     )
 
 
+class GateCounts(BaseModel):
+    """What the quality gates did to one task's items in one run."""
+
+    kept: int = 0
+    ungrounded: int = Field(default=0, description="dropped: not aligned to the transcript")
+    duplicates: int = Field(default=0, description="dropped: repeats an item kept before it")
+    placeholders: int = Field(default=0, description="answers rejected as placeholders or schema echoes")
+
+    @property
+    def dropped(self) -> int:
+        """Items removed by the gates."""
+        return self.ungrounded + self.duplicates
+
+
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -85,6 +85,17 @@ COMPRESSION_RATIO = Histogram(
     buckets=(1, 1.25, 1.5, 2, 2.5, 3, 4, 6, 10),
 )
 
+GATE_ITEMS = Counter(
+    "autointel_gate_items_total",
+    "Analysis items through the quality gates, by task and outcome (kept, ungrounded, duplicate).",
+    ["task", "outcome"],
+)
+GATE_REJECTIONS = Counter(
+    "autointel_gate_rejections_total",
+    "Model answers rejected by the quality gates (placeholders, schema echoes, inconsistent verdicts).",
+    ["task", "model"],
+)
+
 # --- memory --------------------------------------------------------------------------------
 MEMORY_OPERATIONS = Counter(
     "autointel_memory_operations_total",

@@ -3,7 +3,9 @@
 No model call: title, TL;DR and key points come from the analysis, verdicts from the
 verification. Caveats say honestly what degraded: failed items, unchecked claims, budget
 cuts, subtitles instead of a transcription, a chunked long transcript, the embedded model.
-Timestamps link to the moment in the video where the site supports it (YouTube `t=`).
+Timestamps link to the moment in the media where the site supports it (YouTube `t=`, Vimeo,
+media fragments on direct media URLs). Only what the quality gates kept is shown, with its
+aligned timestamp; caveats say what was dropped and which parts are extractive.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ from pipelines.models import (
 from pipelines.stage import StageDeps
 from routing.catalog import EMBEDDED_MODEL_NAME
 
+GATE_LABELS = {
+    "summary": "key points",
+    "claims": "claims",
+    "fallacies": "fallacies",
+    "perspectives": "perspectives",
+}
+MEDIA_SUFFIXES = (".mp3", ".mp4", ".m4a", ".ogg", ".oga", ".opus", ".webm", ".wav", ".flac", ".mov")
 VERDICT_MARKS = {
     "supported": "✅ supported",
     "refuted": "❌ refuted",
@@ -46,7 +55,7 @@ class BriefInputs(BaseModel):
 
 
 def moment_link(url: str | None, seconds: float) -> str | None:
-    """A link to `seconds` into the video, for sites that support it (YouTube)."""
+    """A link to `seconds` into the media: YouTube's `t=`, Vimeo's `#t=`, a media fragment for files."""
     if not url:
         return None
     parts = urlsplit(url)
@@ -54,6 +63,10 @@ def moment_link(url: str | None, seconds: float) -> str | None:
     if host.endswith("youtube.com") or host == "youtu.be":
         query = [(k, v) for k, v in parse_qsl(parts.query) if k != "t"] + [("t", f"{int(seconds)}s")]
         return urlunsplit(parts._replace(query=urlencode(query)))
+    if host.endswith("vimeo.com"):
+        return urlunsplit(parts._replace(fragment=f"t={int(seconds)}s"))
+    if parts.scheme in ("http", "https") and parts.path.lower().endswith(MEDIA_SUFFIXES):
+        return urlunsplit(parts._replace(fragment=f"t={int(seconds)}"))  # W3C media fragment
     return None
 
 
@@ -72,6 +85,12 @@ def caveats(inputs: BriefInputs) -> list[str]:
         if stage and stage.model
         for name in stage.model.split(", ")
     }
+    notes += gate_notes(inputs.analyze)
+    if inputs.verify is not None and inputs.verify.checked and not inputs.verify.model:
+        notes.append(
+            "Verdicts come from comparing each claim with the evidence (figures, negation, "
+            "similarity), not from a model; without a close match a claim is not judged."
+        )
     if EMBEDDED_MODEL_NAME in answered:
         notes.append(
             "Analysed by the small embedded model, which exercises the pipeline but is too small "
@@ -95,6 +114,42 @@ def caveats(inputs: BriefInputs) -> list[str]:
         cut = failure.reason.startswith("skipped:")  # a depth budget cut it
         notes.append(
             f"{failure.task} {failure.reason}" if cut else f"{failure.task} failed: {failure.reason}"
+        )
+    return notes
+
+
+def gate_notes(analysis: Analysis) -> list[str]:
+    """What the quality gates did, in words: extractive parts, dropped items, rejected answers."""
+    if analysis.sentences == 0:
+        return ["No speech was found in the recording: there is nothing to summarise or check."]
+    notes: list[str] = []
+    if analysis.extractive:
+        parts = ", ".join(analysis.extractive)
+        why = (
+            "no analysis model is configured (LLM_BASE_URL)"
+            if not analysis.model
+            else "the model's answers did not pass the quality checks"
+        )
+        notes.append(
+            f"{parts[0].upper()}{parts[1:]}: sentences taken verbatim from the transcript "
+            f"(extractive analysis), because {why}."
+        )
+    kept = sum(c.kept for c in analysis.gates.values())
+    dropped = sum(c.dropped for c in analysis.gates.values())
+    for task, counts in analysis.gates.items():
+        reasons = []
+        if counts.ungrounded:
+            reasons.append(f"{counts.ungrounded} not found in the transcript")
+        if counts.duplicates:
+            reasons.append(f"{counts.duplicates} repeated")
+        if counts.placeholders:
+            reasons.append(f"{counts.placeholders} answer(s) rejected as placeholder text")
+        if reasons:
+            notes.append(f"Quality checks on {GATE_LABELS.get(task, task)}: " + ", ".join(reasons) + ".")
+    if dropped > kept:
+        notes.append(
+            "Most of what the model produced could not be found in the transcript and was dropped: "
+            "this briefing shows only what could be verified against it."
         )
     return notes
 
@@ -153,6 +208,12 @@ def render_markdown(briefing: Briefing, url: str | None) -> str:
     return "\n".join(lines)
 
 
+def _no_summary(analysis: Analysis) -> str:
+    if analysis.sentences == 0:
+        return "No speech was found in the recording."
+    return "No summary could be produced (see caveats)."
+
+
 async def brief(deps: StageDeps, inputs: BriefInputs) -> Briefing:
     """Stage: the briefing, structured and as Markdown."""
     summary = inputs.analyze.summary
@@ -161,7 +222,7 @@ async def brief(deps: StageDeps, inputs: BriefInputs) -> Briefing:
     )
     briefing = Briefing(
         title=summary.title if summary else (inputs.acquire.title or "Untitled recording"),
-        tldr=summary.tldr if summary else "No summary could be produced (see caveats).",
+        tldr=summary.tldr if summary else _no_summary(inputs.analyze),
         source=url or inputs.request.source.location,
         depth=inputs.request.depth,
         duration_seconds=inputs.transcribe.duration_seconds,

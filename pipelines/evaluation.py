@@ -1,4 +1,5 @@
-"""Quality measures shared by tests and benchmarks (word error rate of a transcript)."""
+"""Quality measures shared by tests, benchmarks and `autointel eval`: word error rate, classification
+figures (accuracy, macro-F1, per-label precision and recall) and calibration."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def classification_report(gold: list[str], predicted: list[str], labels: list[st
     for g, p in zip(gold, predicted, strict=True):
         matrix[g][p] += 1
     f1s = []
+    per_label: dict[str, dict[str, float | int]] = {}
     for label in labels:
         tp = matrix[label][label]
         fp = sum(matrix[g][label] for g in labels) - tp
@@ -43,10 +45,41 @@ def classification_report(gold: list[str], predicted: list[str], labels: list[st
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+        per_label[label] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1s[-1], 4),
+            "predicted": tp + fp,
+            "gold": tp + fn,
+        }
     correct = sum(g == p for g, p in zip(gold, predicted, strict=True))
     return {
         "n": len(gold),
         "accuracy": round(correct / len(gold), 4) if gold else 0.0,
         "macro_f1": round(sum(f1s) / len(labels), 4),
+        "per_label": per_label,
         "confusion": matrix,
     }
+
+
+def calibration(
+    confidences: list[float | None], correct: list[bool], bins: int = 5
+) -> list[dict[str, object]]:
+    """Confidence bins against accuracy: how often verdicts stated with that confidence were right."""
+    rows: list[dict[str, object]] = []
+    for number in range(bins):
+        low, high = number / bins, (number + 1) / bins
+        inside = [
+            (c, ok)
+            for c, ok in zip(confidences, correct, strict=True)
+            if c is not None and (low <= c < high or (number == bins - 1 and c == high))
+        ]
+        rows.append(
+            {
+                "bin": f"{low:.1f}-{high:.1f}",
+                "n": len(inside),
+                "mean_confidence": round(sum(c for c, _ in inside) / len(inside), 4) if inside else None,
+                "accuracy": round(sum(ok for _, ok in inside) / len(inside), 4) if inside else None,
+            }
+        )
+    return rows

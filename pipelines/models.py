@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from crews.schemas import Fallacy, KeyPoint, PerspectivesOutput, SummaryOutput, Verdict
+from crews.schemas import Fallacy, GateCounts, KeyPoint, PerspectivesOutput, SummaryOutput, Verdict
 
-PIPELINE_VERSION = "2"  # bump when a stage's output changes meaning: older results stop being reused
+PIPELINE_VERSION = "3"  # bump when a stage's output changes meaning: older results stop being reused
 
 
 class Depth(StrEnum):
@@ -105,6 +105,15 @@ class Analysis(BaseModel):
     cost_usd: float = 0.0
     model: str | None = Field(default=None, description="the models that answered, comma-separated")
     notes: list[str] = Field(default_factory=list, description="how the input was prepared (compression)")
+    gates: dict[str, GateCounts] = Field(
+        default_factory=dict,
+        description="what the quality gates did, per task (summary, claims, fallacies, ...)",
+    )
+    extractive: list[str] = Field(
+        default_factory=list, description="parts taken from the transcript by the extractive analyst"
+    )
+    sentences: int = Field(default=0, description="sentences found in the transcript")
+    gate_seconds: float = Field(default=0.0, description="time spent grounding and extracting")
 
 
 class Evidence(BaseModel):

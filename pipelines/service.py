@@ -35,22 +35,21 @@ async def open_services(
     resources.router = Router(settings, StatsStore(store.engine))
     resources.responses = open_cache(settings)
     resources.transcripts = TranscriptCache(store.engine)
-    embedder = None
     try:
         if memory:
             from memory.embeddings import build_embedder
             from memory.graph import GraphMemory
             from memory.vector import VectorMemory
 
-            embedder = build_embedder(settings)
-            resources.memory = await VectorMemory.open(settings, embedder)
+            resources.embedder = build_embedder(settings)
+            resources.memory = await VectorMemory.open(settings, resources.embedder)
             resources.graph = GraphMemory(store.engine)
         yield store, resources
     finally:
         if resources.memory is not None:
             await resources.memory.close()
-        if embedder is not None:
-            await embedder.close()
+        if resources.embedder is not None:  # also one the quality gates built on demand
+            await resources.embedder.close()
         if resources.responses is not None:
             await resources.responses.close()
         await store.close()

@@ -24,8 +24,10 @@ OutT = TypeVar("OutT", bound=BaseModel)
 class Resources:
     """Process-wide, load-once resources shared by all runs (models, clients).
 
-    `memory` (a `memory.vector.VectorMemory`) and `graph` (a `memory.graph.GraphMemory`) are
-    opened by the entry point and closed by it; stages that need them fail clearly without.
+    `memory` (a `memory.vector.VectorMemory`), `embedder` (memory.embeddings, the one the
+    memory uses) and `graph` (a `memory.graph.GraphMemory`) are opened by the entry point and
+    closed by it; stages that need memory fail clearly without it, the quality gates build
+    the configured embedder when none was opened.
     `router` (routing.router.Router), `responses` (routing.cache.ResponseCache) and
     `transcripts` (pipelines.transcripts.TranscriptCache) likewise; model calls fall back to
     an unpersisted router and an in-process cache when the entry point opened none.
@@ -33,6 +35,7 @@ class Resources:
 
     settings: Settings
     memory: Any = None
+    embedder: Any = None
     graph: Any = None
     router: Any = None
     responses: Any = None

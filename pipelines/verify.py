@@ -4,7 +4,9 @@ The tier decides how many of the ranked claims are checked (all of them at
 `comprehensive`). Evidence comes from long-term memory: the shared reference corpus and
 this namespace's earlier analyses (never the current run). A claim with no relevant
 evidence is "not_enough_evidence" without a model call; otherwise the fact-check task
-judges it from the numbered evidence. With `ENABLE_PARALLEL_FACT_CHECKING` claims are
+judges it from the numbered evidence, and the evidence-consistency judge (crews.judge)
+checks that verdict against the evidence's figures — or, with only the embedded model,
+gives the verdict itself. With `ENABLE_PARALLEL_FACT_CHECKING` claims are
 checked concurrently, at most `LLM_CONCURRENCY` at once; otherwise one after another.
 """
 
@@ -15,12 +17,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from crews.builder import run_all, run_task, task_text, tier
+from crews.gates import verdict_problems
+from crews.judge import Ruling, decide, overrule
 from crews.schemas import VerdictOutput
 from pipelines.errors import MemoryRequiredError
 from pipelines.models import Analysis, CheckedClaim, Claim, Evidence, RunRequest, TaskFailure, Verification
 from pipelines.stage import Resources, StageDeps
 from routing.budget import Budget, TaskFailed
-from routing.catalog import max_concurrency
+from routing.catalog import embedded_only, max_concurrency
+from routing.dispatch import InvalidAnswer
 
 MIN_EVIDENCE_SCORE = 0.3
 REFERENCE_HITS = 4
@@ -70,7 +75,13 @@ async def retrieve_evidence(
 async def check_claim(
     resources: Resources, namespace: str, claim: Claim, budget: Budget, exclude_run: str | None
 ) -> CheckedClaim:
-    """Retrieve evidence and judge one claim; a failed judgement is recorded, not raised."""
+    """Retrieve evidence and judge one claim; a failed judgement is recorded, not raised.
+
+    With a capable model, its verdict must be consistent (crews.gates) and then passes the
+    evidence-consistency judge (crews.judge), which vetoes a "supported" that the evidence's
+    figures contradict. With only the embedded model the judge alone decides.
+    """
+    gates = resources.settings.gates
     evidence = await retrieve_evidence(resources, namespace, claim.text, exclude_run)
     if not evidence:
         return CheckedClaim(
@@ -79,18 +90,42 @@ async def check_claim(
             confidence=0.0,
             rationale="No relevant evidence was found in memory or the reference corpus.",
         )
+    if embedded_only(resources.settings):
+        return _checked(claim, evidence, decide(claim.text, evidence, gates), None)
     listing = "\n".join(f"[{e.number}] {e.text}" + (f" ({e.source})" if e.source else "") for e in evidence)
     description = task_text("fact_check", claim=claim.text, evidence=listing)
+    rejections: list[str] = []
+
+    def consistent(answer: VerdictOutput) -> list[str]:
+        return verdict_problems(
+            answer.verdict, answer.confidence, answer.rationale, answer.evidence_used, len(evidence)
+        )
+
+    def heard(_model: str, error: InvalidAnswer) -> None:
+        rejections.append(str(error))
+
     try:
-        answer, model = await run_task("fact_check", resources, description, VerdictOutput, budget)
+        answer, model = await run_task(
+            "fact_check", resources, description, VerdictOutput, budget, check=consistent, rejected=heard
+        )
     except TaskFailed as failed:
-        return CheckedClaim(claim=claim, evidence=evidence, failure=failed.reason)
-    cited = [e for e in evidence if e.number in set(answer.evidence_used)] or evidence
+        if not rejections:
+            return CheckedClaim(claim=claim, evidence=evidence, failure=failed.reason)
+        reason = f"No usable verdict: the model's answers were inconsistent ({rejections[-1][:300]})."
+        return CheckedClaim(
+            claim=claim, verdict="not_enough_evidence", confidence=0.0, rationale=reason, evidence=evidence
+        )
+    said = Ruling(answer.verdict, answer.confidence, answer.rationale, list(answer.evidence_used))
+    return _checked(claim, evidence, overrule(claim.text, evidence, gates, said), model)
+
+
+def _checked(claim: Claim, evidence: list[Evidence], ruling: Ruling, model: str | None) -> CheckedClaim:
+    cited = [e for e in evidence if e.number in set(ruling.cited)] or evidence
     return CheckedClaim(
         claim=claim,
-        verdict=answer.verdict,
-        confidence=answer.confidence,
-        rationale=answer.rationale,
+        verdict=ruling.verdict,
+        confidence=ruling.confidence,
+        rationale=ruling.rationale,
         evidence=cited,
         model=model,
     )

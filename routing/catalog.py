@@ -34,6 +34,11 @@ def catalogue(settings: Settings) -> list[ModelSpec]:
     return [embedded_spec(settings)]
 
 
+def embedded_only(settings: Settings) -> bool:
+    """Whether the embedded model is the only one: too small to analyse or judge, so nothing asks it."""
+    return all(spec.name == EMBEDDED_MODEL_NAME and not spec.base_url for spec in catalogue(settings))
+
+
 def embedded_spec(settings: Settings) -> ModelSpec:
     """The bundled in-process model as a catalogue entry (local: no cost, one call at a time)."""
     return ModelSpec(

@@ -51,7 +51,7 @@ class Answer(NamedTuple, Generic[T]):
 
 
 class InvalidAnswer(ValueError):
-    """The model answered, but not in the task's schema."""
+    """The model answered, but not usably: its message says why (it goes into the repair prompt)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ class TaskCall(Generic[T]):
     attempt: Attempt
     repair: Callable[[str], str]
     fingerprint: str
+    on_invalid: Callable[[str, InvalidAnswer], None] | None = None
 
 
 def router_of(resources: Resources) -> Router:
@@ -199,7 +200,9 @@ def _on_model(
             except InvalidAnswer as exc:
                 seconds = time.perf_counter() - started
                 _count(spec, call.task, "invalid", seconds, Usage(tokens, 0))
-                error = f"it did not match the schema ({str(exc).splitlines()[0][:200]})"
+                error = str(exc).splitlines()[0][:300]
+                if call.on_invalid is not None:
+                    call.on_invalid(spec.name, exc)
                 log.info("task %s on %s: invalid answer (%s)", call.task, spec.name, error)
                 prompt = call.repair(error)
                 continue

@@ -34,7 +34,7 @@ def test_analyze_prints_run_timings_and_transcript(
     out_json, out_md = tmp_path / "result.json", tmp_path / "briefing.md"
     argv = [
         "analyze",
-        str(DATA / "jfk.flac"),
+        str(DATA / "claims.ogg"),
         "--depth",
         "quick",
         "--json",
@@ -45,13 +45,13 @@ def test_analyze_prints_run_timings_and_transcript(
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "[1/5] acquire" in out and "[5/5] brief" in out
-    assert "transcript: whisper, en, 11.0s" in out
+    assert "transcript: whisper, en, 14.7s" in out
     assert "Ask not" in out and "The Eiffel Tower was completed in 1889." in out
     assert out_md.read_text().startswith("# Ask not")
     result = json.loads(out_json.read_text())
     assert result["run"]["status"] == "succeeded"
     assert [s["stage"] for s in result["stages"]] == ["acquire", "transcribe", "analyze", "remember", "brief"]
-    assert "fellow Americans" in result["outputs"]["transcribe"]["segments"][0]["text"]
+    assert "Eiffel Tower" in result["outputs"]["transcribe"]["segments"][0]["text"]
     assert result["outputs"]["transcribe"]["segments"][0]["start"] == 0.0
     assert result["run"]["id"] in out
 
@@ -109,6 +109,9 @@ def test_runs_show_prints_the_timeline(capsys: pytest.CaptureFixture[str]) -> No
     for stage in ("acquire", "transcribe", "analyze", "verify", "remember", "brief"):
         assert stage in timeline
     assert "scripted" in timeline  # the model that answered the analysis and the checks
+    # the scripted claims are about landmarks, not the JFK clip: the gates dropped them
+    assert "claims: 0 kept, 3 ungrounded, 0 duplicate(s), 0 placeholder answer(s)" in timeline
+    assert "extractive: key points, claims" in timeline
     assert main(["runs", "show", "ffffffffff"]) == 1
     assert "no run with id" in capsys.readouterr().err
 

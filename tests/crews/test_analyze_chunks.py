@@ -9,22 +9,42 @@ from typing import Any
 
 from fakes.openai_server import ScriptedOpenAI
 from pipelines.analyze import AnalyzeInputs, analyze, chunk_segments
-from pipelines.models import Depth, RunRequest, Segment, Source, Transcript
+from pipelines.models import Depth, Media, RunRequest, Segment, Source, Transcript
 from pipelines.stage import Resources, StageDeps
 from settings import Settings
 
+CITIES = ["Paris", "Berlin", "Madrid", "Rome", "Vienna", "Prague", "Lisbon", "Dublin", "Oslo", "Athens"]
+THINGS = [
+    "bridge",
+    "museum",
+    "harbour",
+    "station",
+    "library",
+    "stadium",
+    "tower",
+    "market",
+    "park",
+    "airport",
+]
+
+
+def sentence(i: int) -> str:
+    """A distinct sentence per segment (so that no two are near-duplicates)."""
+    return f"The {THINGS[i % 10]} of {CITIES[i // 10 % 10]} opened in {1800 + i} with {i + 7} gates."
+
 
 def claim_at_chunk_start(body: dict[str, Any]) -> dict[str, Any]:
-    """One claim per chunk, stamped with the chunk's first [mm:ss]."""
+    """One claim per chunk: its first sentence, stamped with the chunk's first [mm:ss]."""
     prompt = " ".join(str(m.get("content", "")) for m in body["messages"])
-    minutes, seconds = re.search(r"TRANSCRIPT\s*\n\[(\d+):(\d+)\]", prompt).groups()  # type: ignore[union-attr]
+    found = re.search(r"TRANSCRIPT\s*\n\[(\d+):(\d+)\] (.+)", prompt)
+    assert found is not None
+    minutes, seconds, text = found.groups()
     at = int(minutes) * 60 + int(seconds)
-    return {"claims": [{"text": f"Claim said at {at} seconds.", "timestamp": at, "checkworthiness": 3}]}
+    return {"claims": [{"text": text.strip(), "timestamp": at, "checkworthiness": 3}]}
 
 
 def long_transcript() -> Transcript:
-    words = "the committee reported that the bridge carried forty thousand vehicles every day last year"
-    segments = [Segment(start=i * 10.0, end=i * 10.0 + 9.5, text=f"{words} part {i}.") for i in range(120)]
+    segments = [Segment(start=i * 10.0, end=i * 10.0 + 9.5, text=sentence(i)) for i in range(120)]
     return Transcript(origin="whisper", language="en", duration_seconds=1200.0, segments=segments)
 
 
@@ -37,7 +57,8 @@ async def test_long_transcript_is_chunked_and_merged(
     )
     transcript = long_transcript()
     source = Source(kind="url", location="https://example.org/a.mp3", key="https://example.org/a.mp3")
-    inputs = AnalyzeInputs(request=RunRequest(source=source, depth=Depth.STANDARD), transcribe=transcript)
+    request = RunRequest(source=source, depth=Depth.STANDARD)
+    inputs = AnalyzeInputs(request=request, acquire=Media(), transcribe=transcript)
     analysis = await analyze(StageDeps(Resources(settings), "run1", tmp_path), inputs)
 
     chunks = chunk_segments(transcript.segments, 1024 - 64 - 700)
@@ -45,7 +66,7 @@ async def test_long_transcript_is_chunked_and_merged(
     starts = sorted(int(chunk[0].start) for chunk in chunks)
     kept = sorted(int(c.timestamp) for c in analysis.claims)
     assert kept == starts[: len(kept)] and len(kept) == min(len(starts), 6)
-    assert all(c.text == f"Claim said at {int(c.timestamp)} seconds." for c in analysis.claims)
+    assert all(c.text == sentence(int(c.timestamp) // 10) for c in analysis.claims)
     names = scripted.schema_names()
     assert names.count("SummaryOutput") == len(chunks) + 1  # one per chunk, then the merge
     assert analysis.summary is not None and analysis.failures == []

@@ -1,4 +1,7 @@
-"""Scripted replies for every crew task, a reference corpus, and a helper that runs the whole flow."""
+"""Scripted replies for every crew task, a reference corpus, and a helper that runs the whole flow.
+
+The replies are grounded in tests/data/claims.ogg (spoken: the three CLAIMS), the flow's
+default media, so the quality gates keep them; run on other media they are dropped."""
 
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ REPLIES: dict[str, Any] = {
     "SummaryOutput": {
         "title": "Ask not",
         "tldr": "A call to public service.",
-        "key_points": [{"timestamp": 3, "point": "Ask what you can do for your country."}],
+        "key_points": [{"timestamp": 7, "point": "The Great Wall of China is visible from the Moon."}],
     },
     "ClaimsOutput": {
         "claims": [
@@ -49,7 +52,12 @@ REPLIES: dict[str, Any] = {
     },
     "FallaciesOutput": {
         "fallacies": [
-            {"name": "False dilemma", "quote": "ask not", "explanation": "Two options only.", "timestamp": 1}
+            {
+                "name": "Appeal to common belief",
+                "quote": "visible from the moon",
+                "explanation": "A popular belief offered as fact.",
+                "timestamp": 1,
+            }
         ]
     },
     "PerspectivesOutput": {
@@ -60,7 +68,7 @@ REPLIES: dict[str, Any] = {
 }
 
 
-async def run_flow(settings: Settings, depth: Depth, source: Path = DATA / "jfk.flac") -> RunResult:
+async def run_flow(settings: Settings, depth: Depth, source: Path = DATA / "claims.ogg") -> RunResult:
     """Ingest the reference corpus, then run the whole flow on `source`."""
     from memory.vector import REFERENCE_NAMESPACE, MemoryItem
 

@@ -24,7 +24,7 @@ async def server() -> AsyncIterator[ScriptedOpenAI]:
             "VerdictOutput": {
                 "verdict": "refuted",
                 "confidence": 0.8,
-                "rationale": "No.",
+                "rationale": "Evidence [1] contradicts the claim.",
                 "evidence_used": [1],
             }
         }
