@@ -77,7 +77,7 @@ def assess(claim: str, evidence: Sequence[Evidence], gates: GateSettings) -> Con
             )
         else:
             if agreeing:
-                quotes = ", ".join(f"{_said(c)} matches {_said(e)}" for c, e in agreeing)
+                quotes = ", ".join(f"{_said(c)} agrees with {_said(e)}" for c, e in agreeing)
                 found.agreements.append((item.number, f"evidence [{item.number}]: {quotes}"))
             if item.score >= gates.paraphrase_similarity and len(agreeing) >= len(stated):
                 found.paraphrases.append((item.number, item.score))

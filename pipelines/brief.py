@@ -128,10 +128,10 @@ def gate_notes(analysis: Analysis) -> list[str]:
         why = (
             "no analysis model is configured (LLM_BASE_URL)"
             if not analysis.model
-            else "the model's answers did not pass the quality checks"
+            else "the model gave none that passed the quality checks"
         )
         notes.append(
-            f"{parts[0].upper()}{parts[1:]}: sentences taken verbatim from the transcript "
+            f"{parts[0].upper()}{parts[1:]}: built from the transcript's own sentences "
             f"(extractive analysis), because {why}."
         )
     kept = sum(c.kept for c in analysis.gates.values())

@@ -2,7 +2,8 @@
 
 `review` takes the answers the analysis tasks gave (each with the model that gave it) and the
 run's `TranscriptIndex`, keeps the key points, claims and fallacies that the transcript
-grounds (crews.grounding), with their aligned timestamps, and fills what is missing — every
+grounds (crews.grounding), with their aligned timestamps, and a TL;DR only when every
+sentence of it is grounded; it fills what is missing — every
 part, when no model answered — from the extractive analyst (crews.extractive). `Tally`
 counts what the gates did per task (kept, ungrounded, duplicates, answers rejected as
 placeholders), exports the counts as metrics and teaches the router each model's share of
@@ -19,9 +20,9 @@ from crews import extractive
 from crews.gates import GateRejected
 from crews.grounding import TranscriptIndex, Verdicts
 from crews.schemas import ExtractedClaim, Fallacy, GateCounts, KeyPoint, SummaryOutput
-from crews.text import shorten
+from crews.text import sentences, shorten
 from observability.metrics import GATE_ITEMS, GATE_REJECTIONS
-from pipelines.models import Claim, Media
+from pipelines.models import Claim, Media, Segment
 from pipelines.stage import Resources
 from routing.dispatch import Answer, InvalidAnswer, router_of
 from settings import GateSettings
@@ -118,18 +119,15 @@ async def review(
     if not points:
         points = extractive.key_points(index, max_points, gates.duplicate_cosine)
         made.append("key points")
-    if summary is not None:
-        head = SummaryOutput(
-            title=summary.value.title, tldr=summary.value.tldr, key_points=points[:max_points]
-        )
-    else:
-        own = _own_title(media)
-        head = SummaryOutput(
-            title=extractive.title(index, own),
-            tldr=extractive.tldr(index, points) or shorten(index.sentences[0].text, 600),
-            key_points=points,
-        )
-        made += ["TL;DR"] if own else ["title", "TL;DR"]
+    own = _own_title(media)
+    title = summary.value.title if summary is not None else extractive.title(index, own)
+    tldr = await _grounded_tldr(index, summary.value.tldr, check.threshold) if summary is not None else ""
+    if not tldr:
+        tldr = extractive.tldr(index, points) or shorten(index.sentences[0].text, 600)
+        made.append("TL;DR")
+    if summary is None and not own:
+        made.append("title")
+    head = SummaryOutput(title=title, tldr=tldr, key_points=points[:max_points])
     claims = await _claims(index, answers.get("claims", []), max_claims, check, tally)
     if not claims:
         found = extractive.claims(index, max_claims, gates.duplicate_cosine)
@@ -137,6 +135,15 @@ async def review(
         made += ["claims"] if found else []
     fallacies = await _fallacies(index, answers.get("fallacies", []), check, tally)
     return Reviewed(head, _numbered(claims, media.duration_seconds), fallacies, made)
+
+
+async def _grounded_tldr(index: TranscriptIndex, tldr: str, threshold: float) -> str:
+    """The model's TL;DR when every sentence of it is grounded in the transcript, else ""."""
+    said = [s.text for s in sentences([Segment(start=0.0, end=0.0, text=tldr)])]
+    if not said:
+        return ""
+    alignments, _ = await index.align(said)
+    return tldr if all(a is not None and a.support >= threshold for a in alignments) else ""
 
 
 async def _claims(

@@ -111,7 +111,9 @@ async def test_persistently_malformed_task_is_marked_failed_and_run_completes(
     assert isinstance(transcript, Transcript)
     said = " ".join(s.text for s in transcript.segments)
     assert len(briefing.claims) == 3 and all(c.claim.text in said for c in briefing.claims)
-    assert any(note.startswith("Claims: sentences taken verbatim") for note in briefing.caveats)
+    assert any(
+        note.startswith("Claims: built from the transcript's own sentences") for note in briefing.caveats
+    )
 
 
 async def test_failing_endpoint_for_fact_checks_marks_claims_failed(

@@ -38,7 +38,7 @@ def test_a_close_paraphrase_with_matching_figures_is_supported(
     claim = "The Eiffel Tower was completed in eighteen eighty nine."
     ruling = decide(claim, evidence((EIFFEL, 0.81)), gates(make_settings))
     assert ruling.verdict == "supported" and ruling.confidence == 0.81
-    assert "“eighteen eighty nine” matches “1889”" in ruling.rationale
+    assert "“eighteen eighty nine” agrees with “1889”" in ruling.rationale
 
 
 def test_a_close_paraphrase_that_negates_the_claim_refutes_it(make_settings: Callable[..., Settings]) -> None:

@@ -95,6 +95,9 @@ async def test_ungrounded_items_are_dropped_and_the_briefing_says_so(
     assert isinstance(analysis, Analysis)
     counts = analysis.gates["summary"]
     assert (counts.kept, counts.ungrounded, counts.duplicates) == (1, 2, 1)
+    # "Three well known claims are checked." is not said: the TL;DR is made of the grounded points
+    assert "TL;DR" in analysis.extractive and "title" not in analysis.extractive
+    assert briefing.title == "Facts about landmarks" and briefing.tldr == briefing.key_points[0].point
     assert any(
         "Quality checks on key points: 2 not found in the transcript, 1 repeated" in n
         for n in briefing.caveats

@@ -41,7 +41,7 @@ def verdict_for(body: dict[str, Any]) -> dict[str, Any]:
 REPLIES: dict[str, Any] = {
     "SummaryOutput": {
         "title": "Ask not",
-        "tldr": "A call to public service.",
+        "tldr": "The Great Wall of China is said to be visible from the Moon with the naked eye.",
         "key_points": [{"timestamp": 7, "point": "The Great Wall of China is visible from the Moon."}],
     },
     "ClaimsOutput": {
