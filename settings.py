@@ -1,7 +1,7 @@
 """AutoIntel settings: the only module that reads the environment (and `.env`).
 
 Settings are grouped in sections (Discord, Database, Redis, Worker, Qdrant, LLM, Router,
-Cache, Compression, Gates, Whisper, Pipeline/Limits, Flags, Observability). Each section is a
+Cache, Compression, Gates, Evidence, Whisper, Pipeline/Limits, Flags, Observability). Each section is a
 pydantic-settings class whose fields map onto the fixed environment names of the settings
 contract; `load_settings()`
 validates every section and raises one `SettingsError` naming every bad variable.
@@ -295,6 +295,59 @@ class GateSettings(_Section):
     paraphrase_similarity: float = Field(default=0.72, ge=0, le=1)
 
 
+EvidenceSource = Literal["memory", "searxng", "wikipedia", "zim"]
+
+
+def _default_sources() -> list[EvidenceSource]:
+    return ["memory", "wikipedia"]
+
+
+class EvidenceSettings(_Section):
+    """Where fact-checks look for evidence: memory, SearxNG, Wikipedia, offline Kiwix ZIM archives."""
+
+    model_config = SettingsConfigDict(env_prefix="")
+
+    # Ordered comma list of: memory, searxng, wikipedia, zim.
+    sources: Annotated[list[EvidenceSource], NoDecode] = Field(
+        default_factory=_default_sources, validation_alias=AliasChoices("EVIDENCE_SOURCES")
+    )
+    searxng_url: str | None = Field(default=None, validation_alias=AliasChoices("SEARXNG_URL"))
+    wikipedia_api_url: str = Field(
+        default="https://en.wikipedia.org/w/api.php", validation_alias=AliasChoices("WIKIPEDIA_API_URL")
+    )
+    zim_path: Path | None = Field(default=None, validation_alias=AliasChoices("ZIM_PATH"))
+    user_agent: str = Field(
+        default="AutoIntel/0.1 (self-hosted fact-checking bot; operator contact not set: HTTP_USER_AGENT)",
+        validation_alias=AliasChoices("HTTP_USER_AGENT"),
+    )
+    cache_ttl_seconds: int = Field(
+        default=7 * 86400, ge=1, validation_alias=AliasChoices("EVIDENCE_CACHE_TTL_SECONDS")
+    )
+    fetch_timeout_seconds: float = Field(
+        default=10, gt=0, validation_alias=AliasChoices("EVIDENCE_FETCH_TIMEOUT_SECONDS")
+    )
+    max_page_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, validation_alias=AliasChoices("EVIDENCE_MAX_PAGE_BYTES")
+    )
+    per_host_concurrency: int = Field(
+        default=4, ge=1, le=64, validation_alias=AliasChoices("EVIDENCE_PER_HOST_CONCURRENCY")
+    )
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """`memory,wikipedia` in the environment; duplicates dropped, order kept."""
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        return list(dict.fromkeys(value)) if isinstance(value, list) else value
+
+    @field_validator("searxng_url", "zim_path", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """A blank line in `.env` means unset."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+
 class WhisperSettings(_Section):
     """Transcription: model name or path (unset = bundled tiny.en), device and precision."""
 
@@ -372,6 +425,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "cache": CacheSettings,
     "compression": CompressionSettings,
     "gates": GateSettings,
+    "evidence": EvidenceSettings,
     "whisper": WhisperSettings,
     "pipeline": PipelineSettings,
     "flags": FlagSettings,
@@ -393,6 +447,7 @@ class Settings:
         self.cache: CacheSettings = sections["cache"]  # type: ignore[assignment]
         self.compression: CompressionSettings = sections["compression"]  # type: ignore[assignment]
         self.gates: GateSettings = sections["gates"]  # type: ignore[assignment]
+        self.evidence: EvidenceSettings = sections["evidence"]  # type: ignore[assignment]
         self.whisper: WhisperSettings = sections["whisper"]  # type: ignore[assignment]
         self.pipeline: PipelineSettings = sections["pipeline"]  # type: ignore[assignment]
         self.flags: FlagSettings = sections["flags"]  # type: ignore[assignment]

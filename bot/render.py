@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import discord
 
+from crews.text import shorten
 from pipelines.analyze import clock
-from pipelines.brief import VERDICT_MARKS, moment_link
-from pipelines.models import Briefing, CheckedClaim
+from pipelines.brief import VERDICT_MARKS, link_url, moment_link
+from pipelines.models import Briefing, CheckedClaim, Evidence
 
 DESCRIPTION_LIMIT = 4096
 FIELD_VALUE_LIMIT = 1024
@@ -28,6 +29,7 @@ EMBEDS_PER_MESSAGE = 10
 CHARS_PER_MESSAGE = 6000
 EMBED_BUDGET = 5500  # an embed's own share of the 6,000: leaves room for the footer and title
 DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
+QUOTE_CHARS = 300  # an evidence quote in an embed (the report file has it whole)
 
 COLOURS = {"ok": 0x2ECC71, "degraded": 0xF1C40F, "failed": 0xE74C3C, "running": 0x3498DB}
 _MENTION = re.compile(r"@(everyone|here)")
@@ -122,6 +124,16 @@ def _verdict(item: CheckedClaim) -> str:
     return "⚠️ check failed" if item.failure else "▫️ not checked"
 
 
+def masked_citation(evidence: Evidence) -> str:
+    """— [title](url) (site, date) as an escaped masked link; the memory source as plain text."""
+    target = link_url(evidence.url)
+    label = safe((evidence.title or evidence.site or "source").replace("[", "(").replace("]", ")"))[:100]
+    meta = ", ".join(safe(x) for x in (evidence.site, evidence.published) if x)
+    if target:
+        return f" — [{label}]({target})" + (f" ({meta})" if meta else "")
+    return f" — {safe(evidence.source)}" if evidence.source else ""
+
+
 def _http_url(value: str) -> str | None:
     return value if value.startswith(("http://", "https://")) and len(value) <= 2048 else None
 
@@ -153,8 +165,8 @@ def briefing_embeds(briefing: Briefing, run_id: str) -> list[discord.Embed]:
             if item.rationale:
                 lines.append(f"> {safe(item.rationale)}")
             for evidence in item.evidence[:2]:
-                origin = f" — {safe(evidence.source)}" if evidence.source else ""
-                lines.append(f"[{evidence.number}] {safe(evidence.text)}{origin}")
+                quote = safe(shorten(evidence.text, QUOTE_CHARS))
+                lines.append(f"[{evidence.number}] {quote}{masked_citation(evidence)}")
             claims.add_field(f"{item.claim.id}. {_verdict(item)}", "\n".join(lines))
         sections.append(claims)
     if briefing.fallacies:

@@ -7,6 +7,7 @@ import discord
 from bot.progress import MARKS
 from bot.render import COLOURS, MessagePart, safe, split_text, stamp_link
 from memory.vector import Hit
+from pipelines.brief import link_url
 from pipelines.deliveries import DeliveryRecord
 from pipelines.store import RunRecord, StageRecord
 
@@ -79,7 +80,7 @@ def run_list_part(runs: list[RunRecord]) -> MessagePart:
 
 
 def recall_part(query: str, hits: list[Hit]) -> MessagePart:
-    """Memory matches with links to the source moment and the run they came from."""
+    """Memory matches with links to the source moment (or the cited page) and the run they came from."""
     embed = discord.Embed(title=f"🧠 Recall: {safe(query)[:200]}", colour=COLOURS["ok"])
     if not hits:
         embed.description = "Nothing in this server's memory matches."
@@ -88,6 +89,9 @@ def recall_part(query: str, hits: list[Hit]) -> MessagePart:
         source = item.source or ""
         link = source if source.startswith(("http://", "https://")) else None
         where = stamp_link(link, item.start) if item.start is not None else (link or safe(source) or "—")
+        if item.kind == "evidence" and link_url(link):  # a cited page: its title links to it
+            title = safe(str(item.extra.get("title") or item.extra.get("site") or "source"))
+            where = f"[{title.replace('[', '(').replace(']', ')')[:100]}]({link_url(link)})"
         run = f" · run `{item.run_id[:12]}`" if item.run_id else ""
         name = f"{item.kind} · score {hit.score:.2f}"
         value = f"{split_text(safe(item.text), 900)[0]}\n{where}{run}"

@@ -109,6 +109,17 @@ def gates_line(analysis: dict[str, Any]) -> str:
     return f"gates{timing}  " + ("; ".join(parts) if parts else "nothing to check")
 
 
+def source_lines(verification: dict[str, Any]) -> list[str]:
+    """One line per evidence search or page fetch of a run (its provenance), then unused sources."""
+    lines = []
+    for a in verification.get("sources") or []:
+        what = f"“{a['query']}”" if a.get("query") else (a.get("url") or "")
+        detail = f" — {a['detail']}" if a.get("detail") else ""
+        took = f"{a.get('seconds', 0):.2f}s"
+        lines.append(f"  claim {a['claim_id']}  {a['provider']:<9} {a['status']:<7} {took}  {what}{detail}")
+    return (["evidence", *lines] if lines else []) + [f"  {note}" for note in verification.get("notes") or []]
+
+
 async def show_run(settings: Settings, run_id: str) -> int:
     """Print one run's timeline: stages (model, tokens, time, attempts, errors) and deliveries."""
     from pipelines.deliveries import DeliveryStore
@@ -146,6 +157,9 @@ async def show_run(settings: Settings, run_id: str) -> int:
     analysis = next((s.output_json for s in stages if s.stage == "analyze" and s.output_json), None)
     if analysis:
         console.print(gates_line(json.loads(analysis)), markup=False)
+    verification = next((s.output_json for s in stages if s.stage == "verify" and s.output_json), None)
+    for line in source_lines(json.loads(verification)) if verification else []:
+        console.print(line, markup=False)
     for record in deliveries:
         route = f"via {record.route}" if record.route else "not posted"
         console.print(

@@ -45,6 +45,10 @@ class Tier:
     cost_budget: float
     quality_floor: float
     latency_target_seconds: float
+    searches_per_claim: int
+    pages_per_claim: int
+    searches_per_run: int
+    pages_per_run: int
 
     def budget(self, tokens_spent: int = 0, cost_spent: float = 0.0) -> Budget:
         """The spending budget of one run of this tier, less what earlier stages spent."""

@@ -21,4 +21,4 @@ Exception hierarchy (memory/errors.py); each has a stable `code` and a one-line 
     └── CorpusError                    bad_corpus          corpus file missing or malformed
 """
 
-KINDS: tuple[str, ...] = ("transcript", "summary", "claim", "verdict", "reference")
+KINDS: tuple[str, ...] = ("transcript", "summary", "claim", "verdict", "reference", "evidence")

@@ -96,6 +96,24 @@ GATE_REJECTIONS = Counter(
     ["task", "model"],
 )
 
+# --- evidence ------------------------------------------------------------------------------
+EVIDENCE_SEARCHES = Counter(
+    "autointel_evidence_searches_total",
+    "Evidence searches by provider (searxng, wikipedia, zim) and outcome (ok, empty, cached, failed).",
+    ["provider", "outcome"],
+)
+EVIDENCE_FETCHES = Counter(
+    "autointel_evidence_fetches_total",
+    "Evidence page fetches by outcome (ok, blocked, robots, timeout, too_large, unsupported, http, ...).",
+    ["outcome"],
+)
+EVIDENCE_FETCH_SECONDS = Histogram(
+    "autointel_evidence_fetch_seconds", "Duration of an evidence page fetch.", buckets=_SECONDS
+)
+EVIDENCE_PASSAGES = Counter(
+    "autointel_evidence_passages_total", "Passages of fetched pages ranked against claims."
+)
+
 # --- memory --------------------------------------------------------------------------------
 MEMORY_OPERATIONS = Counter(
     "autointel_memory_operations_total",

@@ -19,6 +19,7 @@ from pipelines.models import (
     Analysis,
     Briefing,
     CheckedClaim,
+    Evidence,
     Media,
     MemoryReport,
     RunRequest,
@@ -101,6 +102,8 @@ def caveats(inputs: BriefInputs) -> list[str]:
     if inputs.analyze.chunks > 1:
         notes.append(f"Long transcript analysed in {inputs.analyze.chunks} parts and merged.")
     notes += inputs.analyze.notes
+    if inputs.verify is not None:
+        notes += inputs.verify.notes
     failures = list(inputs.analyze.failures)
     if inputs.verify is not None:
         failures += inputs.verify.failures
@@ -160,7 +163,8 @@ def _claims(inputs: BriefInputs) -> list[CheckedClaim]:
 
 
 def render_markdown(briefing: Briefing, url: str | None) -> str:
-    """The full report as Markdown."""
+    """The full report as Markdown, ending with the numbered references the verdicts cite."""
+    numbers = {e.url: n for n, e in enumerate(references(briefing), start=1) if e.url}
     lines = [
         f"# {briefing.title}",
         "",
@@ -188,7 +192,7 @@ def render_markdown(briefing: Briefing, url: str | None) -> str:
             if item.rationale:
                 lines.append(f"   - {item.rationale}")
             for evidence in item.evidence[:3]:
-                origin = f" — {evidence.source}" if evidence.source else ""
+                origin = f" — {cite(evidence, numbers)}" if evidence.url or evidence.source else ""
                 lines.append(f"   - Evidence [{evidence.number}]: {evidence.text}{origin}")
         lines.append("")
     if briefing.fallacies:
@@ -205,7 +209,48 @@ def render_markdown(briefing: Briefing, url: str | None) -> str:
         lines += ["## Caveats", ""]
         lines += [f"- {note}" for note in briefing.caveats]
         lines.append("")
+    if numbers:
+        lines += ["## References", ""]
+        lines += [f"{n}. {reference(e)}" for n, e in enumerate(references(briefing), start=1)]
+        lines.append("")
     return "\n".join(lines)
+
+
+def references(briefing: Briefing) -> list[Evidence]:
+    """The pages the shown verdicts cite, once each, in the order they are first cited."""
+    found: dict[str, Evidence] = {}
+    for item in briefing.claims:
+        for evidence in item.evidence[:3]:
+            if evidence.url:
+                found.setdefault(evidence.url, evidence)
+    return list(found.values())
+
+
+def link_url(url: str | None) -> str | None:
+    """An http(s) URL made safe inside a Markdown link (no spaces, brackets or parentheses)."""
+    if not url or not url.startswith(("http://", "https://")) or len(url) > 2048:
+        return None
+    return "".join(c if c not in ' ()[]<>"' else f"%{ord(c):02X}" for c in url)
+
+
+def _label(evidence: Evidence) -> str:
+    text = evidence.title or evidence.site or evidence.url or evidence.source or "source"
+    return " ".join(text.replace("[", "(").replace("]", ")").split())[:120]
+
+
+def reference(evidence: Evidence) -> str:
+    """A Markdown citation: the title linked to the page, then the site and date."""
+    target = link_url(evidence.url)
+    head = f"[{_label(evidence)}]({target})" if target else _label(evidence)
+    meta = ", ".join(x for x in (evidence.site, evidence.published, evidence.provider) if x and x != "memory")
+    return head + (f" ({meta})" if meta else "")
+
+
+def cite(evidence: Evidence, numbers: dict[str, int]) -> str:
+    """How one piece of evidence names its origin: a reference number and link, or the memory source."""
+    if evidence.url and evidence.url in numbers:
+        return f"{reference(evidence)} [ref {numbers[evidence.url]}]"
+    return evidence.source or ""
 
 
 def _no_summary(analysis: Analysis) -> str:

@@ -117,7 +117,7 @@ class Analysis(BaseModel):
 
 
 class Evidence(BaseModel):
-    """One retrieved piece of evidence for a claim."""
+    """One retrieved piece of evidence for a claim: a memory item or a passage of a page."""
 
     number: int
     text: str
@@ -125,6 +125,23 @@ class Evidence(BaseModel):
     kind: str
     run_id: str | None = None
     score: float
+    url: str | None = Field(default=None, description="the page it was quoted from (web, Wikipedia, ZIM)")
+    title: str | None = None
+    site: str | None = None
+    published: str | None = None
+    provider: str | None = Field(default=None, description="memory, searxng, wikipedia or zim")
+
+
+class SourceAttempt(BaseModel):
+    """One search or page fetch made for a claim, and how it went (provenance)."""
+
+    claim_id: int
+    provider: str
+    query: str | None = None
+    url: str | None = None
+    status: str = Field(description="ok, cached, empty, failed, blocked, skipped")
+    seconds: float = 0.0
+    detail: str | None = None
 
 
 class CheckedClaim(BaseModel):
@@ -145,6 +162,8 @@ class Verification(BaseModel):
     checked: list[CheckedClaim] = Field(default_factory=list)
     unchecked: int = 0
     failures: list[TaskFailure] = Field(default_factory=list)
+    sources: list[SourceAttempt] = Field(default_factory=list, description="every search and fetch tried")
+    notes: list[str] = Field(default_factory=list, description="evidence sources that could not be used")
     tokens_spent: int = 0
     cost_usd: float = 0.0
     model: str | None = Field(default=None, description="the models that answered, comma-separated")

@@ -1,7 +1,8 @@
 """The memory stage: store the run in long-term memory (vectors, and the graph at deep tiers).
 
-Transcript windows, the summary and the claims with their verdicts go to the vector memory of
-the run's namespace (guild); claims, their entities and verdicts go to the graph memory when
+Transcript windows, the summary, the claims with their verdicts and the passages of outside
+pages the verdicts cited (with their URL, deduplicated) go to the vector memory of the run's
+namespace (guild); claims, their entities and verdicts go to the graph memory when
 the tier asks for it. With `ENABLE_PARALLEL_MEMORY_OPS` the two writes run concurrently.
 A failed write is recorded (and shown as a caveat); it does not fail the run.
 """
@@ -84,7 +85,31 @@ def _items(deps: StageDeps, inputs: RememberInputs) -> list[Any]:
             items.append(
                 MemoryItem(text=claim.text, kind="claim", run_id=run_id, source=source, start=claim.timestamp)
             )
-    return items
+    return items + cited_pages(inputs.verify)
+
+
+def cited_pages(verification: Verification | None) -> list[Any]:
+    """The passages of outside pages the verdicts cited, once each, with their URL.
+
+    They carry no run id, so the same passage of the same page is one memory item however
+    many runs cite it; later runs and /recall find them in this namespace.
+    """
+    from memory.vector import MemoryItem
+
+    found: dict[tuple[str, str], Any] = {}
+    for checked in verification.checked if verification else []:
+        for evidence in checked.evidence:
+            if evidence.url and evidence.provider not in (None, "memory"):
+                extra = {
+                    "url": evidence.url,
+                    "title": evidence.title,
+                    "site": evidence.site,
+                    "published": evidence.published,
+                    "provider": evidence.provider,
+                }
+                item = MemoryItem(text=evidence.text, kind="evidence", source=evidence.url, extra=extra)
+                found.setdefault((evidence.url, evidence.text), item)
+    return list(found.values())
 
 
 async def remember(deps: StageDeps, inputs: RememberInputs) -> MemoryReport:

@@ -1,8 +1,10 @@
 """The verification stage: evidence retrieval and a verdict for each selected claim.
 
 The tier decides how many of the ranked claims are checked (all of them at
-`comprehensive`). Evidence comes from long-term memory: the shared reference corpus and
-this namespace's earlier analyses (never the current run). A claim with no relevant
+`comprehensive`). Evidence comes from the sources in `EVIDENCE_SOURCES` (evidence.gather):
+long-term memory — the shared reference corpus and this namespace's earlier analyses and
+cited pages (never the current run) — and the outside providers (SearxNG, Wikipedia, a ZIM
+archive). The judge sees it numbered, delimited and length-capped, as data. A claim with no relevant
 evidence is "not_enough_evidence" without a model call; otherwise the fact-check task
 judges it from the numbered evidence, and the evidence-consistency judge (crews.judge)
 checks that verdict against the evidence's figures — or, with only the embedded model,
@@ -20,6 +22,7 @@ from crews.builder import run_all, run_task, task_text, tier
 from crews.gates import verdict_problems
 from crews.judge import Ruling, decide, overrule
 from crews.schemas import VerdictOutput
+from evidence.gather import RunEvidence
 from pipelines.errors import MemoryRequiredError
 from pipelines.models import Analysis, CheckedClaim, Claim, Evidence, RunRequest, TaskFailure, Verification
 from pipelines.stage import Resources, StageDeps
@@ -28,6 +31,7 @@ from routing.catalog import embedded_only, max_concurrency
 from routing.dispatch import InvalidAnswer
 
 MIN_EVIDENCE_SCORE = 0.3
+MAX_QUOTED_CHARS = 600
 REFERENCE_HITS = 4
 EARLIER_HITS = 2
 
@@ -56,7 +60,11 @@ async def retrieve_evidence(
     hits = await memory.search(REFERENCE_NAMESPACE, claim, limit=REFERENCE_HITS)
     if namespace != REFERENCE_NAMESPACE:
         hits += await memory.search(
-            namespace, claim, limit=EARLIER_HITS, kinds=["verdict", "summary"], exclude_run=exclude_run
+            namespace,
+            claim,
+            limit=EARLIER_HITS,
+            kinds=["verdict", "summary", "evidence"],
+            exclude_run=exclude_run,
         )
     hits = sorted((h for h in hits if h.score >= MIN_EVIDENCE_SCORE), key=lambda h: -h.score)
     return [
@@ -67,13 +75,23 @@ async def retrieve_evidence(
             kind=h.item.kind,
             run_id=h.item.run_id,
             score=round(h.score, 4),
+            url=h.item.extra.get("url"),
+            title=h.item.extra.get("title"),
+            site=h.item.extra.get("site"),
+            published=h.item.extra.get("published"),
+            provider="memory",
         )
         for i, h in enumerate(hits)
     ]
 
 
 async def check_claim(
-    resources: Resources, namespace: str, claim: Claim, budget: Budget, exclude_run: str | None
+    resources: Resources,
+    namespace: str,
+    claim: Claim,
+    budget: Budget,
+    exclude_run: str | None,
+    sources: RunEvidence | None = None,
 ) -> CheckedClaim:
     """Retrieve evidence and judge one claim; a failed judgement is recorded, not raised.
 
@@ -82,18 +100,20 @@ async def check_claim(
     figures contradict. With only the embedded model the judge alone decides.
     """
     gates = resources.settings.gates
-    evidence = await retrieve_evidence(resources, namespace, claim.text, exclude_run)
+    if sources is None:
+        evidence = await retrieve_evidence(resources, namespace, claim.text, exclude_run)
+    else:
+        evidence = await sources.for_claim(claim, namespace, exclude_run)
     if not evidence:
         return CheckedClaim(
             claim=claim,
             verdict="not_enough_evidence",
             confidence=0.0,
-            rationale="No relevant evidence was found in memory or the reference corpus.",
+            rationale="No relevant evidence was found in the sources searched.",
         )
     if embedded_only(resources.settings):
         return _checked(claim, evidence, decide(claim.text, evidence, gates), None)
-    listing = "\n".join(f"[{e.number}] {e.text}" + (f" ({e.source})" if e.source else "") for e in evidence)
-    description = task_text("fact_check", claim=claim.text, evidence=listing)
+    description = task_text("fact_check", claim=claim.text, evidence=evidence_listing(evidence))
     rejections: list[str] = []
 
     def consistent(answer: VerdictOutput) -> list[str]:
@@ -119,6 +139,16 @@ async def check_claim(
     return _checked(claim, evidence, overrule(claim.text, evidence, gates, said), model)
 
 
+def evidence_listing(evidence: list[Evidence]) -> str:
+    """The numbered evidence for the judge: each item delimited and length-capped (it is data)."""
+    blocks = []
+    for item in evidence:
+        origin = " — ".join(x for x in (item.title or item.source, item.site, item.published) if x)
+        quoted = " ".join(item.text.split())[:MAX_QUOTED_CHARS].replace(">>>", "> > >")
+        blocks.append(f"[{item.number}]" + (f" ({origin})" if origin else "") + f"\n<<<\n{quoted}\n>>>")
+    return "\n".join(blocks)
+
+
 def _checked(claim: Claim, evidence: list[Evidence], ruling: Ruling, model: str | None) -> CheckedClaim:
     cited = [e for e in evidence if e.number in set(ruling.cited)] or evidence
     return CheckedClaim(
@@ -140,14 +170,16 @@ async def verify(deps: StageDeps, inputs: VerifyInputs) -> Verification:
     budget = plan.budget(inputs.analyze.tokens_spent, inputs.analyze.cost_usd)
     namespace = inputs.request.namespace
 
-    def job(claim: Claim) -> Any:
-        return lambda: check_claim(deps.resources, namespace, claim, budget, deps.run_id)
+    async with RunEvidence.open(deps.resources, plan) as sources:
 
-    checked = await run_all(
-        [job(claim) for claim in selected],
-        parallel=settings.flags.parallel_fact_checking,
-        limit=max_concurrency(settings),
-    )
+        def job(claim: Claim) -> Any:
+            return lambda: check_claim(deps.resources, namespace, claim, budget, deps.run_id, sources)
+
+        checked = await run_all(
+            [job(claim) for claim in selected],
+            parallel=settings.flags.parallel_fact_checking,
+            limit=max_concurrency(settings),
+        )
     failures = [
         TaskFailure(task="fact_check", reason=f"claim {c.claim.id}: {c.failure}")
         for c in checked
@@ -157,6 +189,8 @@ async def verify(deps: StageDeps, inputs: VerifyInputs) -> Verification:
         checked=checked,
         unchecked=len(claims) - len(selected),
         failures=failures,
+        sources=sources.attempts,
+        notes=sources.notes(),
         tokens_spent=budget.spent,
         cost_usd=round(budget.cost, 6),
         model=budget.model_names(),

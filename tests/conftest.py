@@ -26,6 +26,8 @@ POSTGRES_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("AUTOINTEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("AUTOINTEL_TEST_REQUIRE_SERVICES") == "1"
+# Hermetic by default: no test reaches Wikipedia; the evidence tests configure their local sources.
+os.environ["EVIDENCE_SOURCES"] = "memory"
 
 
 def service_unavailable(name: str, reason: str) -> None:

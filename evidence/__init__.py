@@ -1,0 +1,1 @@
+"""Evidence for fact-checks from outside memory: providers, page fetching, passages, cache."""

@@ -1,0 +1,273 @@
+"""Evidence for one run's claims: long-term memory, then the configured outside sources.
+
+`RunEvidence.open(resources, plan)` builds, once per verification stage, the providers named
+in `EVIDENCE_SOURCES` (in that order), the SSRF-guarded page fetcher and the evidence cache.
+For each claim, `for_claim`:
+
+1. searches memory (the reference corpus and this guild's earlier analyses and cited pages);
+2. asks every outside provider the claim's queries — the claim itself plus an entity-focused
+   variant — within the tier's searches per claim and per run; search results are cached;
+3. takes the pages: Wikipedia and ZIM give their text, other results are fetched (cached,
+   robots.txt respected) within the tier's pages per claim and per run;
+4. splits them into passages of a few sentences, keeps what BM25 prefers and ranks that by
+   embedding similarity to the claim; the best `WEB_PASSAGES` become numbered evidence with
+   their URL, title, site, date and the exact quote.
+
+A provider that fails (unreachable, rate limited, JSON disabled) is not asked again in this
+run — a per-run breaker, so a dead source costs seconds per run, not per claim — and
+`notes()` names it for the briefing's caveats. Every search and fetch is recorded as a
+`SourceAttempt` (provenance, shown by `autointel runs show`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from crews.builder import Tier
+from crews.extractive import entities
+from crews.figures import figures
+from crews.text import content_words, normalise
+from evidence.cache import EvidenceCache
+from evidence.fetch import Fetcher, FetchError, Page
+from evidence.passages import rank, split_passages
+from evidence.providers import ProviderError, SearchHit, SearxNG, Wikipedia, ZimArchive
+from observability.metrics import EVIDENCE_FETCHES, EVIDENCE_PASSAGES, EVIDENCE_SEARCHES
+from pipelines.models import Claim, Evidence, SourceAttempt
+from pipelines.stage import Resources
+
+MEMORY = "memory"
+WEB_PASSAGES = 4  # passages from outside sources given to the judge per claim
+MAX_QUOTE_CHARS = 600  # evidence is quoted, length-capped
+RESULTS_PER_SEARCH = 5
+QUERY_CHARS = 300
+
+
+class Provider(Protocol):
+    """An outside evidence source (evidence.providers)."""
+
+    name: str
+
+    async def search(self, query: str, limit: int) -> list[SearchHit]:
+        """Hits for a query, best first."""
+        ...
+
+
+def claim_queries(claim: str, limit: int) -> list[str]:
+    """The claim itself, then an entity-focused variant (names, figures, key words), deduplicated."""
+    queries = [" ".join(claim.split())[:QUERY_CHARS]]
+    named = entities(claim)
+    stated = [f.text for f in figures(claim)]
+    words = [w for w in content_words(claim) if len(w) > 3][:4]
+    focused = " ".join(dict.fromkeys(named + stated + ([] if named else words)))
+    if focused:
+        queries.append(focused)
+    unique: dict[str, str] = {}
+    for query in queries:
+        unique.setdefault(normalise(query), query)
+    return list(unique.values())[: max(limit, 0)]
+
+
+def build_providers(resources: Resources, fetcher: Fetcher) -> list[Provider]:
+    """The configured outside providers, in `EVIDENCE_SOURCES` order (memory is not one of them)."""
+    config = resources.settings.evidence
+    providers: list[Provider] = []
+    for name in config.sources:
+        if name == "searxng" and config.searxng_url:
+            providers.append(SearxNG(config.searxng_url, fetcher.get_json))
+        elif name == "wikipedia":
+            providers.append(Wikipedia(config.wikipedia_api_url, fetcher.get_json))
+        elif name == "zim" and config.zim_path is not None:
+            providers.append(ZimArchive(config.zim_path))
+    return providers
+
+
+@dataclass
+class RunEvidence:
+    """The evidence sources of one verification: providers, fetcher, cache, breakers and bounds."""
+
+    resources: Resources
+    plan: Tier
+    fetcher: Fetcher | None = None
+    cache: EvidenceCache | None = None
+    providers: list[Provider] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)
+    attempts: list[SourceAttempt] = field(default_factory=list)
+    searches_left: int = 0
+    pages_left: int = 0
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, resources: Resources, plan: Tier) -> AsyncIterator[RunEvidence]:
+        """The run's evidence sources; the fetcher and cache are closed on exit."""
+        settings = resources.settings
+        outside = [s for s in settings.evidence.sources if s != MEMORY]
+        run = cls(resources, plan, searches_left=plan.searches_per_run, pages_left=plan.pages_per_run)
+        if not outside or plan.searches_per_run <= 0:
+            yield run
+            return
+        run.cache = EvidenceCache.open(settings)
+        run.fetcher = Fetcher(
+            settings.evidence, allow_private=settings.pipeline.allow_private_urls, cache=run.cache
+        )
+        try:
+            run.providers = build_providers(resources, run.fetcher)
+            for name in outside:
+                if name not in {p.name for p in run.providers}:
+                    run.broken[name] = _unconfigured(name)
+            yield run
+        finally:
+            await run.fetcher.aclose()
+            await run.cache.close()
+
+    def notes(self) -> list[str]:
+        """The sources that could not be used in this run, for the briefing's caveats."""
+        return [f"Evidence source {name} was not used: {reason}" for name, reason in self.broken.items()]
+
+    async def for_claim(self, claim: Claim, namespace: str, exclude_run: str | None) -> list[Evidence]:
+        """Memory evidence and the best outside passages for a claim, best first, numbered from 1."""
+        from pipelines.verify import retrieve_evidence
+
+        found: list[Evidence] = []
+        if MEMORY in self.resources.settings.evidence.sources and self.resources.memory is not None:
+            found += await retrieve_evidence(self.resources, namespace, claim.text, exclude_run)
+        if self.fetcher is not None:
+            found += await self._outside(claim)
+        found.sort(key=lambda e: -e.score)
+        return [e.model_copy(update={"number": i + 1}) for i, e in enumerate(found)]
+
+    async def _outside(self, claim: Claim) -> list[Evidence]:
+        hits: dict[str, SearchHit] = {}
+        for query in claim_queries(claim.text, self.plan.searches_per_claim):
+            for provider in self.providers:  # the claim itself on every source before its variants
+                if provider.name in self.broken:
+                    continue
+                if self.searches_left <= 0:
+                    self._record(
+                        claim,
+                        provider.name,
+                        "skipped",
+                        query=query,
+                        detail="the depth's search budget is spent",
+                    )
+                    continue
+                self.searches_left -= 1
+                for hit in await self._search(claim, provider, query):
+                    hits.setdefault(hit.url, hit)
+        documents: list[tuple[SearchHit, str]] = []
+        fetched = 0
+        for hit in hits.values():
+            if hit.text is None and fetched >= self.plan.pages_per_claim:
+                continue
+            fetched += hit.text is None
+            text = hit.text if hit.text is not None else await self._page_text(claim, hit)
+            if text:
+                documents.append((hit, text))
+        return await self._passages(claim, documents)
+
+    async def _search(self, claim: Claim, provider: Provider, query: str) -> list[SearchHit]:
+        assert self.cache is not None
+        cached = await self.cache.get(f"search:{provider.name}", query)
+        if isinstance(cached, list):
+            self._record(claim, provider.name, "cached", query=query)
+            EVIDENCE_SEARCHES.labels(provider=provider.name, outcome="cached").inc()
+            return [SearchHit(**item) for item in cached]
+        started = time.perf_counter()
+        try:
+            found = await provider.search(query, RESULTS_PER_SEARCH)
+        except ProviderError as exc:
+            self.broken[provider.name] = exc.reason
+            self._record(claim, provider.name, "failed", query=query, started=started, detail=exc.reason)
+            EVIDENCE_SEARCHES.labels(provider=provider.name, outcome="failed").inc()
+            return []
+        outcome = "ok" if found else "empty"
+        self._record(
+            claim, provider.name, outcome, query=query, started=started, detail=f"{len(found)} result(s)"
+        )
+        EVIDENCE_SEARCHES.labels(provider=provider.name, outcome=outcome).inc()
+        await self.cache.put(f"search:{provider.name}", query, [hit.__dict__ for hit in found])
+        return found
+
+    async def _page_text(self, claim: Claim, hit: SearchHit) -> str | None:
+        assert self.fetcher is not None
+        if self.pages_left <= 0:
+            self._record(
+                claim, hit.provider, "skipped", url=hit.url, detail="the depth's page budget is spent"
+            )
+            return None
+        self.pages_left -= 1
+        started = time.perf_counter()
+        try:
+            page: Page = await self.fetcher.page(hit.url)
+        except FetchError as exc:
+            status = "blocked" if exc.kind in ("blocked", "robots") else "failed"
+            self._record(claim, hit.provider, status, url=hit.url, started=started, detail=str(exc))
+            EVIDENCE_FETCHES.labels(outcome=exc.kind).inc()
+            return hit.snippet or None
+        self._record(claim, hit.provider, "ok", url=hit.url, started=started, detail=page.title)
+        EVIDENCE_FETCHES.labels(outcome="ok").inc()
+        return page.text
+
+    async def _passages(self, claim: Claim, documents: list[tuple[SearchHit, str]]) -> list[Evidence]:
+        from crews.grounding import embedder_of
+
+        pieces = [(hit, passage) for hit, text in documents for passage in split_passages(text)]
+        if not pieces:
+            return []
+        ranked = await rank(embedder_of(self.resources), claim.text, [p for _, p in pieces], WEB_PASSAGES)
+        EVIDENCE_PASSAGES.inc(len(pieces))
+        return [
+            Evidence(
+                number=0,
+                text=pieces[i][1][:MAX_QUOTE_CHARS],
+                source=pieces[i][0].title,
+                kind="web",
+                score=round(score, 4),
+                url=pieces[i][0].url,
+                title=pieces[i][0].title,
+                site=_site(pieces[i][0].url),
+                published=pieces[i][0].published,
+                provider=pieces[i][0].provider,
+            )
+            for i, score in ranked
+        ]
+
+    def _record(
+        self,
+        claim: Claim,
+        provider: str,
+        status: str,
+        *,
+        query: str | None = None,
+        url: str | None = None,
+        started: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        seconds = round(time.perf_counter() - started, 3) if started is not None else 0.0
+        self.attempts.append(
+            SourceAttempt(
+                claim_id=claim.id,
+                provider=provider,
+                query=query,
+                url=url,
+                status=status,
+                seconds=seconds,
+                detail=detail,
+            )
+        )
+
+
+def _site(url: str) -> str | None:
+    found = re.match(r"^[a-z]+://(?:www\.)?([^/:?#]+)", url)
+    return found.group(1) if found else None
+
+
+def _unconfigured(name: str) -> str:
+    return {
+        "searxng": "SEARXNG_URL is not set",
+        "zim": "ZIM_PATH is not set",
+    }.get(name, "it is not configured")

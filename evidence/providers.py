@@ -1,0 +1,395 @@
+"""Evidence search providers: a SearxNG instance, the MediaWiki (Wikipedia) API, a Kiwix ZIM file.
+
+Each provider has a `name` and `async search(query, limit) -> list[SearchHit]`. The HTTP
+providers take an injected `GetJSON` (the project's SSRF-guarded fetcher in production, a
+plain client in tests); it sends the User-Agent and raises on HTTP errors with `.status` and
+`.retry_after` attributes, which are read structurally here.
+
+Errors (one hierarchy for this module):
+
+    Exception
+    └── ProviderError   a provider could not search; `.reason` is one user-facing line
+
+`describe_http_error` is the one place that turns an HTTP failure into that line;
+`_get_json` is this layer's one broad `except`, and it logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+log = logging.getLogger(__name__)
+
+GetJSON = Callable[[str, dict[str, str]], Awaitable[Any]]
+"""(url, query params) -> parsed JSON; raises on HTTP errors (with `.status`, `.retry_after`)."""
+
+EXTRACT_CONCURRENCY = 4  # Wikipedia extract requests in flight at once (one page per request)
+SNIPPET_CHARS = 300  # snippet length when a provider has none of its own (ZIM)
+_LABELS = {"searxng": "SearxNG", "wikipedia": "Wikipedia API", "zim": "ZIM archive"}
+_SETTINGS = {"searxng": "SEARXNG_URL", "wikipedia": "WIKIPEDIA_API_URL", "zim": "ZIM_PATH"}
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result, with the page's full text when the provider returns it."""
+
+    provider: str  # "searxng" | "wikipedia" | "zim"
+    url: str  # the page; ZIM entries are "zim://<archive file name>/<entry path>"
+    title: str
+    snippet: str  # plain text, highlight markup removed
+    published: str | None  # ISO date when the provider gives one
+    text: str | None  # full plain text (Wikipedia extracts, ZIM articles); None: fetch the page
+
+
+class ProviderError(Exception):
+    """A provider could not answer a search; `reason` is one short user-facing line."""
+
+    def __init__(self, provider: str, reason: str) -> None:
+        super().__init__(reason)
+        self.provider = provider
+        self.reason = reason
+
+
+def describe_http_error(
+    provider: str,
+    base_url: str,
+    status: int | None,
+    retry_after: float | None,
+    *,
+    cause: str | None = None,
+) -> str:
+    """The user-facing reason for a failed request to `provider` at `base_url`.
+
+    `status` None means no HTTP answer at all (connection refused, DNS, timeout): `cause`
+    then says why, briefly.
+    """
+    label = f"{_LABELS.get(provider, provider)} at {base_url}"
+    if status is None:
+        return f"{label} is unreachable ({cause or 'no answer'})"
+    if status == 403 and provider == "searxng":
+        return f"{label} refuses JSON: add `json` to `search.formats` in its settings.yml"
+    if status == 403:
+        hint = "Wikimedia blocks generic user agents: set HTTP_USER_AGENT"
+        return f"{label} refuses the request (HTTP 403; {hint})"
+    if status == 429:
+        wait = "no Retry-After given" if retry_after is None else f"retry after {retry_after:g} s"
+        return f"{label} is rate limiting ({wait})"
+    if status == 404:
+        return f"{label} answered HTTP 404: check {_SETTINGS.get(provider, 'its URL')}"
+    if status >= 500:
+        return f"{label} failed (HTTP {status})"
+    return f"{label} answered HTTP {status}"
+
+
+def _short_cause(exc: BaseException) -> str:
+    """A few words on why a request got no answer."""
+    if isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower():
+        return "timed out"
+    text = str(exc).strip().splitlines()
+    cause = text[0] if text else type(exc).__name__
+    return cause if len(cause) <= 80 else cause[:79] + "…"
+
+
+def _not_json(provider: str, base_url: str) -> ProviderError:
+    """The error for an answer that is not the provider's JSON."""
+    what = {"searxng": "SearxNG's JSON", "wikipedia": "MediaWiki API JSON"}.get(provider, "JSON")
+    label = f"{_LABELS.get(provider, provider)} at {base_url}"
+    return ProviderError(provider, f"{label} answered something that is not {what}")
+
+
+async def _get_json(get_json: GetJSON, provider: str, base_url: str, url: str, params: dict[str, str]) -> Any:
+    """Call `get_json`, turning every failure into a ProviderError (the layer's broad except)."""
+    try:
+        return await get_json(url, params)
+    except Exception as exc:
+        status, retry_after = getattr(exc, "status", None), getattr(exc, "retry_after", None)
+        if isinstance(status, int):
+            wait = float(retry_after) if isinstance(retry_after, int | float) else None
+            error = ProviderError(provider, describe_http_error(provider, base_url, status, wait))
+        elif isinstance(exc, ValueError):  # json.JSONDecodeError and friends
+            error = _not_json(provider, base_url)
+        else:
+            reason = describe_http_error(provider, base_url, None, None, cause=_short_cause(exc))
+            error = ProviderError(provider, reason)
+        log.warning("evidence provider %s failed: %s (%s)", provider, error.reason, type(exc).__name__)
+        raise error from exc
+
+
+def plain_text(fragment: str) -> str:
+    """Markup-free text of a search snippet: tags removed, entities decoded, spaces collapsed."""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub("", fragment))).strip()
+
+
+def _truncate(text: str, max_chars: int) -> str:
+    """`text` cut to `max_chars`, at a word boundary when one is near."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    space = cut.rfind(" ", max_chars - 200)
+    return cut[:space] if space > 0 else cut
+
+
+class SearxNG:
+    """Web search through a SearxNG instance's JSON API (`json` must be in `search.formats`)."""
+
+    name = "searxng"
+
+    def __init__(self, base_url: str, get_json: GetJSON) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._get_json = get_json
+
+    async def search(self, query: str, limit: int) -> list[SearchHit]:
+        """Up to `limit` hits for `query`, best first; the pages must be fetched for their text."""
+        if limit <= 0:
+            return []
+        params = {"q": query, "format": "json"}
+        data = await _get_json(self._get_json, self.name, self.base_url, f"{self.base_url}/search", params)
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise _not_json(self.name, self.base_url)
+        hits: list[SearchHit] = []
+        seen: set[str] = set()
+        for result in data["results"]:
+            if not isinstance(result, dict):
+                continue
+            url = result.get("url")
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")) or url in seen:
+                continue
+            seen.add(url)
+            title, content, published = (result.get(key) for key in ("title", "content", "publishedDate"))
+            hits.append(
+                SearchHit(
+                    provider=self.name,
+                    url=url,
+                    title=plain_text(title) if isinstance(title, str) and title.strip() else url,
+                    snippet=plain_text(content) if isinstance(content, str) else "",
+                    published=published if isinstance(published, str) and published else None,
+                    text=None,
+                )
+            )
+            if len(hits) == limit:
+                break
+        if not hits and data.get("unresponsive_engines"):
+            raise ProviderError(self.name, self._unresponsive(data["unresponsive_engines"]))
+        return hits
+
+    def _unresponsive(self, engines: Any) -> str:
+        """The reason for an empty answer because the instance's engines failed."""
+        parts: list[str] = []
+        for engine in engines if isinstance(engines, list) else []:
+            if isinstance(engine, list | tuple) and engine:
+                parts.append(": ".join(str(part) for part in engine[:2]))
+        detail = "; ".join(parts[:3]) or "no detail"
+        return f"SearxNG at {self.base_url} found nothing: its engines did not answer ({detail})"
+
+
+def wiki_page_url(api_url: str, title: str) -> str:
+    """The article URL for `title` on the wiki whose API is `api_url`.
+
+    `https://host/w/api.php` gives `https://host/wiki/Title_with_underscores` (Wikimedia's
+    layout); any other API path gives `<path>/index.php?title=...` beside the api.php.
+    """
+    parts = urlsplit(api_url)
+    page = quote(title.replace(" ", "_"), safe=";@$!*(),/~:")
+    path = parts.path
+    if path.endswith("/w/api.php"):
+        return urlunsplit((parts.scheme, parts.netloc, f"{path[: -len('w/api.php')]}wiki/{page}", "", ""))
+    folder = path[: -len("api.php")] if path.endswith("api.php") else path.rstrip("/") + "/"
+    return urlunsplit((parts.scheme, parts.netloc, f"{folder}index.php", f"title={page}", ""))
+
+
+class Wikipedia:
+    """Search and full plain-text extracts from a MediaWiki API (Wikipedia by default).
+
+    With `explaintext` and no `exintro`, the TextExtracts API returns one page's extract per
+    request (it lowers `exlimit` to 1), so extracts are requested per title, a few at a time.
+    """
+
+    name = "wikipedia"
+
+    def __init__(self, api_url: str, get_json: GetJSON, *, max_chars: int = 20000) -> None:
+        self.api_url = api_url
+        self._get_json = get_json
+        self.max_chars = max_chars
+
+    async def search(self, query: str, limit: int) -> list[SearchHit]:
+        """Up to `limit` articles for `query`, best first, each with its extract as `text`.
+
+        A title the search lists but the extracts call reports missing is left out.
+        """
+        if limit <= 0:
+            return []
+        params = {"list": "search", "srsearch": query, "srlimit": str(min(limit, 50))}
+        data = await self._call({**params, "srprop": "snippet|timestamp"})
+        results = data.get("query", {}).get("search") if isinstance(data.get("query"), dict) else None
+        if not isinstance(results, list):
+            raise _not_json(self.name, self.api_url)
+        found = [r for r in results if isinstance(r, dict) and isinstance(r.get("title"), str)][:limit]
+        gate = asyncio.Semaphore(EXTRACT_CONCURRENCY)
+
+        async def extract(title: str) -> tuple[str, str | None] | None:
+            async with gate:
+                return await self._extract(title)
+
+        tasks = [asyncio.ensure_future(extract(r["title"])) for r in found]
+        try:
+            extracts = await asyncio.gather(*tasks)
+        finally:  # one failed (or we were cancelled): stop the requests still waiting
+            for task in tasks:
+                task.cancel()
+        hits: list[SearchHit] = []
+        for result, page in zip(found, extracts, strict=True):
+            if page is None:
+                continue
+            title, text = page
+            timestamp = result.get("timestamp")
+            hits.append(
+                SearchHit(
+                    provider=self.name,
+                    url=wiki_page_url(self.api_url, title),
+                    title=title,
+                    snippet=plain_text(result.get("snippet") or ""),
+                    published=timestamp if isinstance(timestamp, str) and timestamp else None,
+                    text=_truncate(text, self.max_chars) if text else None,
+                )
+            )
+        return hits
+
+    async def _extract(self, title: str) -> tuple[str, str | None] | None:
+        """(canonical title, plain-text extract) of one page, or None when it does not exist."""
+        params = {"prop": "extracts", "explaintext": "1", "exsectionformat": "plain", "titles": title}
+        data = await self._call({**params, "redirects": "1"})
+        pages = data.get("query", {}).get("pages") if isinstance(data.get("query"), dict) else None
+        if not isinstance(pages, list):
+            raise _not_json(self.name, self.api_url)
+        for page in pages:
+            if not isinstance(page, dict) or page.get("missing") or page.get("invalid"):
+                continue
+            extract = page.get("extract")
+            return str(page.get("title") or title), extract if isinstance(extract, str) else None
+        return None
+
+    async def _call(self, params: dict[str, str]) -> dict[str, Any]:
+        """One API request; an `error` answer (HTTP 200 in MediaWiki) becomes a ProviderError."""
+        params = {"action": "query", **params, "format": "json", "formatversion": "2"}
+        data = await _get_json(self._get_json, self.name, self.api_url, self.api_url, params)
+        if not isinstance(data, dict):
+            raise _not_json(self.name, self.api_url)
+        error = data.get("error")
+        if isinstance(error, dict):
+            code, info = error.get("code", "error"), plain_text(str(error.get("info", "")))[:120]
+            raise ProviderError(
+                self.name, f"Wikipedia API at {self.api_url} refused the query ({code}: {info})"
+            )
+        return data
+
+
+def html_to_text(markup: str) -> str:
+    """Main plain text of an HTML article (trafilatura; lxml's text when it finds nothing)."""
+    import lxml.etree
+    import lxml.html
+    import trafilatura
+
+    text = trafilatura.extract(markup, include_comments=False, include_tables=True, favor_recall=True)
+    if text:
+        return text.strip()
+    try:
+        tree = lxml.html.document_fromstring(markup)
+    except (lxml.etree.ParserError, ValueError):  # empty or undecodable document: no text
+        return ""
+    for node in tree.xpath("//script|//style|//head"):
+        node.drop_tree()
+    lines = (_SPACE.sub(" ", line).strip() for line in tree.text_content().splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+class ZimArchive:
+    """Full-text search in an offline Kiwix ZIM file (opened on first use, then kept open)."""
+
+    name = "zim"
+
+    def __init__(self, path: Path, *, max_chars: int = 20000) -> None:
+        self.path = Path(path)
+        self.max_chars = max_chars
+        self._archive: Any = None
+        self._published: str | None = None
+        self._lock = threading.Lock()
+
+    async def search(self, query: str, limit: int) -> list[SearchHit]:
+        """Up to `limit` articles for `query`, best first, with their plain text.
+
+        Raises ProviderError when the file is missing, unreadable or has no full-text index.
+        """
+        if limit <= 0 or not query.strip():
+            return []
+        return await asyncio.to_thread(self._search, query, limit)
+
+    def _open(self) -> Any:
+        """The open archive (opened once, under a lock, in a worker thread)."""
+        from libzim.reader import Archive
+
+        with self._lock:
+            if self._archive is not None:
+                return self._archive
+            if not self.path.is_file():
+                raise ProviderError(self.name, f"ZIM archive {self.path} does not exist: check ZIM_PATH")
+            try:
+                archive = Archive(self.path)
+            except RuntimeError as exc:
+                reason = f"ZIM archive {self.path} cannot be read ({_short_cause(exc)})"
+                raise ProviderError(self.name, reason) from exc
+            if not archive.has_fulltext_index:
+                reason = f"ZIM archive {self.path.name} has no full-text index, so it cannot be searched"
+                raise ProviderError(self.name, reason)
+            if "Date" in archive.metadata_keys:
+                self._published = archive.get_metadata("Date").decode("utf-8", "replace").strip() or None
+            self._archive = archive
+            return archive
+
+    def _search(self, query: str, limit: int) -> list[SearchHit]:
+        """The blocking search: query the Xapian index, then read and convert each article."""
+        from libzim.search import Query, Searcher
+
+        archive = self._open()
+        try:
+            paths = list(Searcher(archive).search(Query().set_query(query)).getResults(0, limit))
+        except RuntimeError as exc:
+            reason = f"ZIM archive {self.path.name} could not search ({_short_cause(exc)})"
+            raise ProviderError(self.name, reason) from exc
+        hits: list[SearchHit] = []
+        seen: set[str] = set()
+        for path in paths:
+            try:
+                entry = archive.get_entry_by_path(path)
+                if entry.is_redirect:
+                    entry = entry.get_redirect_entry()
+                item = entry.get_item()
+                content = bytes(item.content).decode("utf-8", "replace")
+            except (KeyError, RuntimeError):  # an index entry without its article: skip it
+                log.info("ZIM archive %s: no article at %s", self.path.name, path)
+                continue
+            if entry.path in seen:
+                continue
+            seen.add(entry.path)
+            text = html_to_text(content) if "html" in item.mimetype else content.strip()
+            hits.append(
+                SearchHit(
+                    provider=self.name,
+                    url=f"zim://{quote(self.path.name)}/{quote(entry.path, safe='/;@$!*(),~:')}",
+                    title=entry.title or entry.path,
+                    snippet=_truncate(_SPACE.sub(" ", text), SNIPPET_CHARS),
+                    published=self._published,
+                    text=_truncate(text, self.max_chars),
+                )
+            )
+        return hits
