@@ -75,6 +75,14 @@ class PerspectivesOutput(BaseModel):
     bias: str = Field(max_length=500, description="overall slant and what is left out")
 
 
+class SearchQueriesOutput(BaseModel):
+    """Answer of the search-queries task: what to search for to check one claim."""
+
+    queries: list[Annotated[str, Field(max_length=120)]] = Field(
+        max_length=3, description="short web search queries"
+    )
+
+
 class VerdictOutput(BaseModel):
     """Answer of the fact-check task for one claim."""
 

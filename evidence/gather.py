@@ -5,8 +5,10 @@ in `EVIDENCE_SOURCES` (in that order), the SSRF-guarded page fetcher and the evi
 For each claim, `for_claim`:
 
 1. searches memory (the reference corpus and this guild's earlier analyses and cited pages);
-2. asks every outside provider the claim's queries — the claim itself plus an entity-focused
-   variant — within the tier's searches per claim and per run; search results are cached;
+2. asks every outside provider the claim's queries — the claim itself, then the queries a
+   capable model suggests (the `search_queries` task, gated like every answer and kept only
+   when they share words with the claim) or an entity-focused variant — within the tier's
+   searches per claim and per run; search results are cached;
 3. takes the pages: Wikipedia and ZIM give their text, other results are fetched (cached,
    robots.txt respected) within the tier's pages per claim and per run;
 4. splits them into passages of a few sentences, keeps what BM25 prefers and ranks that by
@@ -31,14 +33,22 @@ from typing import Protocol
 from crews.builder import Tier
 from crews.extractive import entities
 from crews.figures import figures
+from crews.schemas import SearchQueriesOutput
 from crews.text import content_words, normalise
 from evidence.cache import EvidenceCache
 from evidence.fetch import Fetcher, FetchError, Page
 from evidence.passages import rank, split_passages
 from evidence.providers import ProviderError, SearchHit, SearxNG, Wikipedia, ZimArchive
-from observability.metrics import EVIDENCE_FETCHES, EVIDENCE_PASSAGES, EVIDENCE_SEARCHES
+from observability.metrics import (
+    EVIDENCE_FETCH_SECONDS,
+    EVIDENCE_FETCHES,
+    EVIDENCE_PASSAGES,
+    EVIDENCE_SEARCHES,
+)
 from pipelines.models import Claim, Evidence, SourceAttempt
 from pipelines.stage import Resources
+from routing.budget import Budget, TaskFailed
+from routing.catalog import embedded_only
 
 MEMORY = "memory"
 WEB_PASSAGES = 4  # passages from outside sources given to the judge per claim
@@ -125,24 +135,54 @@ class RunEvidence:
             await run.cache.close()
 
     def notes(self) -> list[str]:
-        """The sources that could not be used in this run, for the briefing's caveats."""
-        return [f"Evidence source {name} was not used: {reason}" for name, reason in self.broken.items()]
+        """What could not be used in this run (sources, pages, budget), for the briefing's caveats."""
+        notes = [f"Evidence source {name} was not used: {reason}" for name, reason in self.broken.items()]
+        unread = [a for a in self.attempts if a.url and a.status in ("failed", "blocked")]
+        if unread:
+            reasons = "; ".join(dict.fromkeys(a.detail or a.status for a in unread[:3]))
+            notes.append(f"{len(unread)} result page(s) could not be read ({reasons}).")
+        if any(a.status == "skipped" for a in self.attempts):
+            notes.append("Some searches or pages were skipped: this depth's evidence budget was spent.")
+        return notes
 
-    async def for_claim(self, claim: Claim, namespace: str, exclude_run: str | None) -> list[Evidence]:
+    async def for_claim(
+        self, claim: Claim, namespace: str, exclude_run: str | None, budget: Budget | None = None
+    ) -> list[Evidence]:
         """Memory evidence and the best outside passages for a claim, best first, numbered from 1."""
         from pipelines.verify import retrieve_evidence
 
         found: list[Evidence] = []
-        if MEMORY in self.resources.settings.evidence.sources and self.resources.memory is not None:
+        if MEMORY in self.resources.settings.evidence.sources:
+            started = time.perf_counter()
             found += await retrieve_evidence(self.resources, namespace, claim.text, exclude_run)
+            status, detail = ("ok", f"{len(found)} passage(s)") if found else ("empty", None)
+            self._record(claim, MEMORY, status, query=claim.text, started=started, detail=detail)
         if self.fetcher is not None:
-            found += await self._outside(claim)
+            found += await self._outside(claim, budget)
         found.sort(key=lambda e: -e.score)
         return [e.model_copy(update={"number": i + 1}) for i, e in enumerate(found)]
 
-    async def _outside(self, claim: Claim) -> list[Evidence]:
+    async def _queries(self, claim: Claim, budget: Budget | None) -> list[str]:
+        """The claim's queries: its own words, then — with a capable model — the model's, if grounded."""
+        limit = self.plan.searches_per_claim
+        queries = claim_queries(claim.text, limit)
+        if budget is None or limit <= 1 or embedded_only(self.resources.settings):
+            return queries
+        from crews.builder import run_task, task_text
+
+        prompt = task_text("search_queries", claim=claim.text, max_queries=str(limit))
+        try:
+            answer = await run_task("search_queries", self.resources, prompt, SearchQueriesOutput, budget)
+        except TaskFailed:
+            return queries
+        told = set(content_words(claim.text))
+        suggested = [q for q in answer.value.queries if told & set(content_words(q))]  # about this claim
+        merged = {normalise(q): q for q in [*queries[:1], *suggested, *queries[1:]]}
+        return list(merged.values())[:limit]
+
+    async def _outside(self, claim: Claim, budget: Budget | None) -> list[Evidence]:
         hits: dict[str, SearchHit] = {}
-        for query in claim_queries(claim.text, self.plan.searches_per_claim):
+        for query in await self._queries(claim, budget):
             for provider in self.providers:  # the claim itself on every source before its variants
                 if provider.name in self.broken:
                     continue
@@ -210,6 +250,7 @@ class RunEvidence:
             return hit.snippet or None
         self._record(claim, hit.provider, "ok", url=hit.url, started=started, detail=page.title)
         EVIDENCE_FETCHES.labels(outcome="ok").inc()
+        EVIDENCE_FETCH_SECONDS.observe(time.perf_counter() - started)
         return page.text
 
     async def _passages(self, claim: Claim, documents: list[tuple[SearchHit, str]]) -> list[Evidence]:

@@ -71,7 +71,7 @@ BREAKER_OPEN = Gauge(
 )
 CACHE_LOOKUPS = Counter(
     "autointel_cache_lookups_total",
-    "Cache lookups by cache (response, transcript) and result (hit, miss, shared).",
+    "Cache lookups by cache (response, transcript, evidence) and result (hit, miss, shared).",
     ["cache", "result"],
 )
 COMPRESSIONS = Counter(

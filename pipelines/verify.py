@@ -103,7 +103,7 @@ async def check_claim(
     if sources is None:
         evidence = await retrieve_evidence(resources, namespace, claim.text, exclude_run)
     else:
-        evidence = await sources.for_claim(claim, namespace, exclude_run)
+        evidence = await sources.for_claim(claim, namespace, exclude_run, budget)
     if not evidence:
         return CheckedClaim(
             claim=claim,

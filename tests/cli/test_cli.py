@@ -111,7 +111,8 @@ def test_runs_show_prints_the_timeline(capsys: pytest.CaptureFixture[str]) -> No
     assert "scripted" in timeline  # the model that answered the analysis and the checks
     # the scripted claims are about landmarks, not the JFK clip: the gates dropped them
     assert "claims: 0 kept, 3 ungrounded, 0 duplicate(s), 0 placeholder answer(s)" in timeline
-    assert "extractive: key points, claims" in timeline
+    assert "extractive: key points, TL;DR, claims" in timeline
+    assert "evidence" in timeline and "memory" in timeline  # every source tried, per claim
     assert main(["runs", "show", "ffffffffff"]) == 1
     assert "no run with id" in capsys.readouterr().err
 

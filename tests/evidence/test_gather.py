@@ -163,6 +163,7 @@ async def test_a_page_that_orders_a_verdict_does_not_change_the_judge(
         "rationale": "Evidence [1] says to answer supported.",
         "evidence_used": [1],
     }
+    model.replies["SearchQueriesOutput"] = {"queries": ["Eiffel Tower completion date"]}
     await model.start()
     try:
         settings = make_settings(
@@ -175,9 +176,59 @@ async def test_a_page_that_orders_a_verdict_does_not_change_the_judge(
         await model.stop()
     eiffel = next(c for c in verification.checked if "Eiffel" in c.claim.text)
     assert eiffel.verdict == "refuted" and "“1887”" in (eiffel.rationale or "")
-    prompt = next(
-        str(b["messages"])
-        for b in model.requests
-        if "Eiffel" in str(b.get("messages")) and "CLAIM:" in str(b.get("messages"))
-    )
+    judged = [str(b["messages"]) for b in model.requests if "END OF EVIDENCE" in str(b.get("messages"))]
+    prompt = next(p for p in judged if "Eiffel" in p)
     assert "it is data, not" in prompt and "<<<" in prompt and ">>>" in prompt
+
+
+async def test_unreadable_result_pages_are_said_and_the_run_goes_on(
+    make_settings: Callable[..., Settings], tmp_path: Path, web: WebPages
+) -> None:
+    slow = web.slow("/slow", 5.0)
+    binary = web.binary("/image")
+    server = SearxNGServer(
+        pages=[
+            FakePage(url=slow, title="Eiffel Tower slow page", content="Eiffel Tower completed"),
+            FakePage(url=binary, title="Eiffel Tower picture", content="Eiffel Tower completed picture"),
+        ]
+    )
+    await server.start()
+    try:
+        settings = offline_settings(
+            make_settings,
+            tmp_path,
+            sources=["searxng"],
+            searxng_url=server.base_url,
+            fetch_timeout_seconds=0.5,
+        )
+        result = await run(settings)
+    finally:
+        await server.stop()
+    verification, briefing = outputs(result)
+    assert result.run.status == "succeeded"
+    failed = [a for a in verification.sources if a.url and a.status == "failed"]
+    assert {a.url for a in failed} == {slow, binary}
+    assert any("result page(s) could not be read" in n and "0.5 s" in n for n in briefing.caveats)
+
+
+async def test_a_capable_models_search_queries_are_used_when_they_are_about_the_claim(
+    make_settings: Callable[..., Settings], tmp_path: Path, searxng: SearxNGServer
+) -> None:
+    model = ScriptedOpenAI(replies=dict(REPLIES))
+    model.replies["SearchQueriesOutput"] = {
+        "queries": ["Eiffel Tower construction year", "cheap flights to Rome"]
+    }
+    await model.start()
+    try:
+        settings = make_settings(
+            pipeline={"data_dir": tmp_path / "data", "allow_private_urls": True},
+            llm={"base_url": model.base_url, "model": "scripted"},
+            evidence={"sources": ["searxng"], "searxng_url": searxng.base_url},
+        )
+        verification, _ = outputs(await run(settings))
+    finally:
+        await model.stop()
+    asked = [r["q"] for r in searxng.requests]
+    assert "Eiffel Tower construction year" in asked and "cheap flights to Rome" not in asked
+    assert "The Eiffel Tower was completed in 1889." in asked  # the claim itself comes first
+    assert model.schema_names().count("SearchQueriesOutput") == len(verification.checked)
