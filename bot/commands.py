@@ -133,7 +133,10 @@ class Commands:
         if source is None:
             assert attachment is not None
             source = normalise_source(str(await self._save(attachment)), allow_files=True)
-        finished = await self.service.store.find_finished(source.key, depth, PIPELINE_VERSION)
+        # Only this guild's own finished runs: another guild's briefing cites its private memory.
+        finished = await self.service.store.find_finished(
+            source.key, depth, PIPELINE_VERSION, namespace=namespace
+        )
         if finished is not None:
             await self._answer_from_store(interaction, finished)
             COMMANDS.labels(command="autointel", outcome="ok").inc()

@@ -216,6 +216,11 @@ class Fetcher:
         self.settings = settings
         self.allow_private = allow_private
         self.cache = cache
+        # The search APIs the operator configured may live on a private network (the compose
+        # stack's SearxNG); only their JSON endpoints are trusted, never pages or redirects.
+        self.api_origins = {
+            parse_target(url).origin for url in (settings.searxng_url, settings.wikipedia_api_url) if url
+        }
         self.user_agent = settings.user_agent
         counters = ("requests", "cache_hits", "redirects", "robots_fetched", "bytes", *ERROR_KINDS)
         self.stats: dict[str, int] = dict.fromkeys(counters, 0)
@@ -265,7 +270,7 @@ class Fetcher:
     async def get_json(self, url: str, params: dict[str, str]) -> Any:
         """The decoded JSON answer of a GET (search APIs): the same address checks, no robots.txt."""
         try:
-            answer = await self._get(parse_target(url, params), "application/json")
+            answer = await self._get(parse_target(url, params), "application/json", api=True)
             try:
                 return await asyncio.to_thread(json.loads, answer.body)
             except ValueError as exc:  # includes UnicodeDecodeError
@@ -276,7 +281,14 @@ class Fetcher:
             raise
 
     async def _get(
-        self, target: Target, accept: str, *, robots: bool = False, page: bool = False, limit: int = 0
+        self,
+        target: Target,
+        accept: str,
+        *,
+        robots: bool = False,
+        page: bool = False,
+        limit: int = 0,
+        api: bool = False,
     ) -> _Answer:
         """GET with checked redirects; a final non-2xx answer raises FetchError("http").
 
@@ -284,10 +296,11 @@ class Fetcher:
         truncates the body there instead of refusing it at EVIDENCE_MAX_PAGE_BYTES.
         """
         for _ in range(MAX_REDIRECTS + 1):
-            await self._check_address(target)
+            private = self.allow_private or (api and target.origin in self.api_origins)
+            await self._check_address(target, private)
             if robots and not await self._robots_allow(target):
                 raise target.fail("robots", f"{target.url} is disallowed by the site's robots.txt")
-            answer = await self._once(target, accept, page=page, limit=limit)
+            answer = await self._once(target, accept, page=page, limit=limit, private=private)
             location = answer.headers.get("location")
             if answer.status not in REDIRECT_STATUSES or not location:
                 break
@@ -307,10 +320,10 @@ class Fetcher:
             raise error
         return answer
 
-    async def _check_address(self, target: Target) -> None:
-        """Refuse a host that is, or resolves to, a non-public address; nothing connects."""
+    async def _check_address(self, target: Target, private: bool) -> None:
+        """Refuse a non-public host (unless `private`) before anything connects."""
         try:
-            await check_host(target.host, target.port, self.allow_private)
+            await check_host(target.host, target.port, private)
         except BlockedAddressError as exc:
             found = _BLOCKED_TARGET.search(exc.message)
             address = found.group(1) if found else target.host
@@ -318,11 +331,11 @@ class Fetcher:
         except UnreachableHostError as exc:
             raise target.fail("unreachable", exc.message) from exc
 
-    async def _once(self, target: Target, accept: str, *, page: bool, limit: int) -> _Answer:
+    async def _once(self, target: Target, accept: str, *, page: bool, limit: int, private: bool) -> _Answer:
         """One guarded request under the host's slot; reads the body (capped) of a 2xx answer only."""
         timeout = self.settings.fetch_timeout_seconds
         async with self._slots[target.host]:
-            with guarded(self.allow_private) as guard:
+            with guarded(private) as guard:
                 try:
                     async with asyncio.timeout(timeout):
                         self.stats["requests"] += 1

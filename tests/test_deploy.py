@@ -1,6 +1,7 @@
 """The compose stack and the image, checked statically (no Docker engine here): every service the
 README names exists, every variable it uses is in .env.example, images are pinned, ports are
-bound to 127.0.0.1, stateful services have named volumes and healthchecks, workers get a GPU."""
+bound to 127.0.0.1, stateful services have named volumes and healthchecks, workers get a GPU,
+and the internal SearxNG answers JSON to the bot and workers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,18 @@ import yaml
 ROOT = Path(__file__).parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-REQUIRED = {"bot", "worker", "postgres", "redis", "qdrant", "vllm", "llamacpp", "prometheus", "grafana"}
+REQUIRED = {
+    "bot",
+    "worker",
+    "postgres",
+    "redis",
+    "qdrant",
+    "vllm",
+    "llamacpp",
+    "searxng",
+    "prometheus",
+    "grafana",
+}
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)")
 
 
@@ -80,3 +92,22 @@ def test_dockerfile_is_multi_stage_and_non_root() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert dockerfile.count("\nFROM ") + dockerfile.startswith("FROM ") >= 2
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.MULTILINE)
+
+
+def test_searxng_is_internal_pinned_and_answers_json() -> None:
+    searxng = SERVICES["searxng"]
+    image, _, tag = searxng["image"].partition(":")
+    assert image == "searxng/searxng" and re.fullmatch(r"20\d\d\.\d+\.\d+-[0-9a-f]{9}", tag), tag
+    assert "ports" not in searxng  # reached only over the compose network
+    mount = "./deploy/searxng/settings.yml:/etc/searxng/settings.yml:ro"
+    assert mount in searxng["volumes"]
+    assert searxng["environment"]["SEARXNG_SECRET"].startswith("${SEARXNG_SECRET:?")  # no default key
+    settings = yaml.safe_load((ROOT / "deploy" / "searxng" / "settings.yml").read_text())
+    assert settings["use_default_settings"] is True
+    assert "json" in settings["search"]["formats"] and settings["server"]["limiter"] is False
+    assert "secret_key" not in settings["server"]  # it comes from SEARXNG_SECRET
+    for name in ("bot", "worker"):
+        environment = SERVICES[name]["environment"]
+        assert environment["SEARXNG_URL"] == "http://searxng:8080"
+        assert environment["EVIDENCE_SOURCES"].split(",") == ["memory", "searxng", "wikipedia"]
+        assert SERVICES[name]["depends_on"]["searxng"]["condition"] == "service_started"

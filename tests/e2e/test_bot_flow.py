@@ -86,6 +86,37 @@ async def test_a_finished_source_is_answered_from_the_store(
     assert len(scripted_llm.requests) == calls  # nothing recomputed
 
 
+async def test_another_guild_is_never_answered_with_this_guilds_run(
+    world: BotWorld, media: MediaServer, scripted_llm: ScriptedOpenAI
+) -> None:
+    emu = world.emulator
+    other = emu.add_guild("Other server")
+    other_channel = emu.default_channel_id(other)
+    carol = emu.add_member(other, "carol")
+    world.env("DISCORD_GUILD_IDS", f"{world.guild_id},{other}")
+    await world.start()
+    first = await world.command("autointel", url=media.url("jfk.flac"), depth="quick")
+    ours = await run_id_of(world, first)
+    await world.briefing(ours)
+    theirs_cmd = await emu.invoke(
+        other, other_channel, carol, "autointel", options={"url": media.url("jfk.flac"), "depth": "quick"}
+    )
+    await theirs_cmd.wait_ack(timeout=10)
+    theirs = await run_id_of(world, theirs_cmd)
+    assert theirs != ours  # a run of its own, not the store answer of the first guild
+    briefing = await world.briefing(theirs)
+    assert briefing.channel_id == other_channel and ours not in all_text(briefing)
+    assert "Already analysed" not in (
+        theirs_cmd.original_message.content if theirs_cmd.original_message else ""
+    )
+    status = await emu.invoke(
+        other, other_channel, carol, "runs", options={"run": ours[:8]}, subcommand="status"
+    )
+    await status.wait_ack(timeout=10)
+    shown = await emu.wait_for(lambda: status.original_message)
+    assert ours not in all_text(shown) and "succeeded" not in all_text(shown)
+
+
 async def test_recall_finds_this_guilds_memory(world: BotWorld, media: MediaServer) -> None:
     await world.start()
     interaction = await world.command("autointel", url=media.url("jfk.flac"), depth="quick")

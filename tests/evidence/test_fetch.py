@@ -348,3 +348,16 @@ async def test_closed_port_is_unreachable(fetcher: Fetcher) -> None:
         port = sock.getsockname()[1]
     error = await fetch_error(fetcher, f"http://127.0.0.1:{port}/page")
     assert error.kind == "unreachable" and error.message.startswith("could not reach 127.0.0.1")
+
+
+async def test_the_configured_search_api_may_be_private_but_its_pages_may_not(
+    site: WebPages, make_settings: Callable[..., Settings]
+) -> None:
+    """The compose stack's SearxNG lives on the internal network: its JSON API is trusted, nothing else."""
+    site.add("/search", body=b'{"results": []}', content_type="application/json")
+    page = site.article("/page", "A page", ["A paragraph on the same host that must stay unreachable."])
+    strict = make_settings(evidence={"searxng_url": site.url("")})
+    async with Fetcher(strict.evidence, allow_private=False) as fetcher:
+        assert await fetcher.get_json(site.url("/search"), {"q": "x", "format": "json"}) == {"results": []}
+        refused = await fetch_error(fetcher, page)
+    assert refused.kind == "blocked" and site.hits("/page") == 0

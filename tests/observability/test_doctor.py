@@ -17,7 +17,11 @@ import pytest
 
 from cli.doctor import run_doctor
 from e2e.discord_emulator import DiscordEmulator
+from fakes.mediawiki_server import MediaWikiServer
 from fakes.openai_server import Fault, ScriptedOpenAI
+from fakes.searxng_server import FakePage, SearxNGServer
+from fakes.searxng_server import Fault as HTTPFault
+from fakes.zim_archive import build_zim
 from observability import doctor, host_checks
 from observability.checks import (
     CheckResult,
@@ -29,6 +33,7 @@ from observability.checks import (
     hide_password,
 )
 from observability.doctor import DoctorReport, run_checks
+from observability.evidence_checks import check_searxng, check_wikipedia, check_zim
 from pipelines.store import RunStore, head_revision
 from settings import Settings, SettingsError, load_settings
 
@@ -415,3 +420,126 @@ def test_compression_check(
         assert "COMPRESSION_MODEL_DIR" in folder.details
     else:
         assert folder.status is Status.WARN and "not installed" in folder.details
+
+
+# --- evidence sources ---------------------------------------------------------------------------------
+
+ENCYCLOPEDIA = "An encyclopedia is a reference work with articles on many subjects."
+CONTACT_AGENT = "AutoIntel/0.1 (https://example.org/bot; ops@example.org)"
+
+
+@pytest.fixture
+async def searxng() -> AsyncIterator[SearxNGServer]:
+    pages = [
+        FakePage(url=f"https://example.org/{n}", title=f"Encyclopedia {n}", content=ENCYCLOPEDIA)
+        for n in range(3)
+    ]
+    server = SearxNGServer(pages=pages)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def mediawiki() -> AsyncIterator[MediaWikiServer]:
+    server = MediaWikiServer(articles={"Encyclopedia": ENCYCLOPEDIA})
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def evidence_settings(make_settings: MakeSettings, *, private: bool = True, **evidence: object) -> Settings:
+    """Settings with the given evidence section; loopback sources need ALLOW_PRIVATE_URLS."""
+    return make_settings(pipeline={"allow_private_urls": private}, evidence=evidence)
+
+
+def test_the_doctor_checks_each_configured_outside_source(make_settings: MakeSettings) -> None:
+    def labels(sources: list[str]) -> list[str]:
+        return [check.label for check in doctor._plan(make_settings(evidence={"sources": sources}))]
+
+    assert not {"searxng", "wikipedia", "zim"} & set(labels(["memory"]))
+    chosen = labels(["memory", "zim", "searxng"])
+    assert {"zim", "searxng"} <= set(chosen) and "wikipedia" not in chosen
+    assert chosen.index("vector memory") < chosen.index("zim") < chosen.index("searxng") < chosen.index("LLM")
+
+
+async def test_searxng_search_ok_then_json_refused(
+    make_settings: MakeSettings, searxng: SearxNGServer
+) -> None:
+    settings = evidence_settings(make_settings, sources=["searxng"], searxng_url=searxng.base_url)
+    [ok] = await check_searxng(settings)
+    assert ok.status is Status.OK and ok.details == f"{searxng.base_url}: 3 result(s) for 'encyclopedia'"
+    assert searxng.requests[-1] == {"q": "encyclopedia", "format": "json"}  # a real search
+    searxng.json_enabled = False
+    [refused] = await check_searxng(settings)
+    assert refused.status is Status.FAIL and "search.formats" in refused.details
+    assert "deploy/searxng/settings.yml" in refused.fix
+
+
+async def test_searxng_unset_unreachable_blocked_or_without_engines(
+    make_settings: MakeSettings, searxng: SearxNGServer
+) -> None:
+    [unset] = await check_searxng(evidence_settings(make_settings, sources=["searxng"]))
+    assert unset.status is Status.FAIL
+    assert unset.details == "searxng is in EVIDENCE_SOURCES but SEARXNG_URL is not set"
+    assert "SEARXNG_URL" in unset.fix and "EVIDENCE_SOURCES" in unset.fix
+    down = f"http://127.0.0.1:{closed_port()}"
+    [unreachable] = await check_searxng(evidence_settings(make_settings, searxng_url=down))
+    assert unreachable.status is Status.FAIL and f"SearxNG at {down} is unreachable" in unreachable.details
+    assert "start SearxNG" in unreachable.fix
+    # the configured API may be on a private network (compose) without ALLOW_PRIVATE_URLS
+    strict = evidence_settings(make_settings, private=False, searxng_url=searxng.base_url)
+    [trusted] = await check_searxng(strict)
+    assert trusted.status is Status.OK and searxng.requests
+    searxng.pages.clear()
+    searxng.unresponsive_engines.append(["duckduckgo", "CAPTCHA"])
+    [engines] = await check_searxng(evidence_settings(make_settings, searxng_url=searxng.base_url))
+    assert engines.status is Status.WARN and "duckduckgo: CAPTCHA" in engines.details
+
+
+async def test_wikipedia_probe_and_user_agent(
+    make_settings: MakeSettings, mediawiki: MediaWikiServer
+) -> None:
+    default_agent = evidence_settings(make_settings, wikipedia_api_url=mediawiki.api_url)
+    [warned] = await check_wikipedia(default_agent)
+    assert warned.status is Status.WARN and "127.0.0.1" in warned.details
+    assert "operator contact" in warned.details and "HTTP_USER_AGENT" in warned.fix
+    assert mediawiki.requests[-1]["list"] == "search" and mediawiki.requests[-1]["meta"] == "siteinfo"
+    contact = evidence_settings(make_settings, wikipedia_api_url=mediawiki.api_url, user_agent=CONTACT_AGENT)
+    [ok] = await check_wikipedia(contact)
+    assert ok.status is Status.OK and ok.details.endswith("search answers")
+    assert mediawiki.user_agents[-1] == CONTACT_AGENT  # through the fetcher, with its user agent
+    mediawiki.faults.append(HTTPFault(status=403))
+    [forbidden] = await check_wikipedia(contact)
+    assert forbidden.status is Status.FAIL and "HTTP 403" in forbidden.details
+    assert "HTTP_USER_AGENT" in forbidden.fix
+    mediawiki.faults.append(HTTPFault(body="<html>not the API</html>"))
+    [not_api] = await check_wikipedia(contact)
+    assert not_api.status is Status.FAIL and "api.php" in not_api.fix
+
+
+async def test_wikipedia_unreachable_fails_and_says_offline(make_settings: MakeSettings) -> None:
+    down = f"http://127.0.0.1:{closed_port()}/w/api.php"
+    [result] = await check_wikipedia(evidence_settings(make_settings, wikipedia_api_url=down))
+    assert result.status is Status.FAIL and f"Wikipedia API at {down} is unreachable" in result.details
+    assert "drop wikipedia from EVIDENCE_SOURCES" in result.details
+
+
+async def test_zim_archive(make_settings: MakeSettings, tmp_path: Path) -> None:
+    indexed = build_zim(tmp_path / "indexed.zim", {"Encyclopedia": ENCYCLOPEDIA, "Other": "Unrelated text."})
+    [ok] = await check_zim(evidence_settings(make_settings, zim_path=indexed))
+    assert ok.status is Status.OK, ok
+    assert ok.details.startswith("indexed.zim: 3 articles, full-text index; search works (1 hit(s)")
+    plain = build_zim(tmp_path / "plain.zim", {"Encyclopedia": ENCYCLOPEDIA}, indexed=False)
+    [unindexed] = await check_zim(evidence_settings(make_settings, zim_path=plain))
+    assert unindexed.status is Status.FAIL and "has no full-text index" in unindexed.details
+    [missing] = await check_zim(evidence_settings(make_settings, zim_path=tmp_path / "nowhere.zim"))
+    assert missing.status is Status.FAIL and "does not exist" in missing.details and "ZIM_PATH" in missing.fix
+    garbage = tmp_path / "garbage.zim"
+    garbage.write_bytes(b"not a zim file" * 100)
+    [unreadable] = await check_zim(evidence_settings(make_settings, zim_path=garbage))
+    assert unreadable.status is Status.FAIL and "cannot be read" in unreadable.details
+    [unset] = await check_zim(evidence_settings(make_settings, sources=["zim"]))
+    assert (
+        unset.status is Status.FAIL and unset.details == "zim is in EVIDENCE_SOURCES but ZIM_PATH is not set"
+    )
