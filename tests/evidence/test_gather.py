@@ -232,3 +232,35 @@ async def test_a_capable_models_search_queries_are_used_when_they_are_about_the_
     assert "Eiffel Tower construction year" in asked and "cheap flights to Rome" not in asked
     assert "The Eiffel Tower was completed in 1889." in asked  # the claim itself comes first
     assert model.schema_names().count("SearchQueriesOutput") == len(verification.checked)
+
+
+async def test_search_results_on_private_addresses_are_refused_without_connecting(
+    make_settings: Callable[..., Settings], tmp_path: Path, web: WebPages
+) -> None:
+    local = web.article("/eiffel", "Eiffel Tower", EIFFEL)
+    targets = [
+        local,
+        "http://169.254.169.254/latest/meta-data",
+        "http://2130706433/eiffel",
+        "http://0x7f000001/eiffel",
+    ]
+    server = SearxNGServer(
+        pages=[FakePage(url=u, title="Eiffel Tower", content="Eiffel Tower completed") for u in targets]
+    )
+    await server.start()
+    try:
+        # the search API itself is trusted (configured by the operator); its results are not
+        settings = make_settings(
+            pipeline={"data_dir": tmp_path / "data"},
+            evidence={"sources": ["searxng"], "searxng_url": server.base_url},
+        )
+        result = await run(settings)
+    finally:
+        await server.stop()
+    verification, briefing = outputs(result)
+    assert result.run.status == "succeeded" and server.requests
+    fetched = [a for a in verification.sources if a.url]
+    assert {a.url for a in fetched} <= set(targets) and fetched
+    assert all(a.status == "blocked" and "not a public address" in (a.detail or "") for a in fetched)
+    assert web.hits("/eiffel") == 0  # nothing connected
+    assert any("could not be read (refused:" in n for n in briefing.caveats)
