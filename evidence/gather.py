@@ -23,6 +23,8 @@ run — a per-run breaker, so a dead source costs seconds per run, not per claim
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import re
 import time
 from collections.abc import AsyncIterator
@@ -51,8 +53,10 @@ from routing.budget import Budget, TaskFailed
 from routing.catalog import embedded_only
 
 MEMORY = "memory"
-WEB_PASSAGES = 4  # passages from outside sources given to the judge per claim
-MAX_QUOTE_CHARS = 600  # evidence is quoted, length-capped
+WEB_PASSAGES = 5  # passages from outside sources given to the judge per claim
+MAX_QUOTE_CHARS = 400  # evidence is quoted, length-capped (and short passages embed fast)
+PASSAGE_SENTENCES = 2
+PREFILTER = 16  # passages BM25 keeps for the embedder, per claim
 RESULTS_PER_SEARCH = 5
 QUERY_CHARS = 300
 
@@ -109,6 +113,8 @@ class RunEvidence:
     attempts: list[SourceAttempt] = field(default_factory=list)
     searches_left: int = 0
     pages_left: int = 0
+    answered: set[str] = field(default_factory=set)
+    probes: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @classmethod
     @asynccontextmanager
@@ -181,22 +187,21 @@ class RunEvidence:
         return list(merged.values())[:limit]
 
     async def _outside(self, claim: Claim, budget: Budget | None) -> list[Evidence]:
-        hits: dict[str, SearchHit] = {}
+        ranked_lists: list[list[SearchHit]] = []
         for query in await self._queries(claim, budget):
             for provider in self.providers:  # the claim itself on every source before its variants
                 if provider.name in self.broken:
                     continue
                 if self.searches_left <= 0:
-                    self._record(
-                        claim,
-                        provider.name,
-                        "skipped",
-                        query=query,
-                        detail="the depth's search budget is spent",
-                    )
+                    detail = "the depth's search budget is spent"
+                    self._record(claim, provider.name, "skipped", query=query, detail=detail)
                     continue
                 self.searches_left -= 1
-                for hit in await self._search(claim, provider, query):
+                ranked_lists.append(await self._search(claim, provider, query))
+        hits: dict[str, SearchHit] = {}
+        for rank_hits in itertools.zip_longest(*ranked_lists):  # every search's best first
+            for hit in rank_hits:
+                if hit is not None:
                     hits.setdefault(hit.url, hit)
         documents: list[tuple[SearchHit, str]] = []
         fetched = 0
@@ -210,6 +215,15 @@ class RunEvidence:
         return await self._passages(claim, documents)
 
     async def _search(self, claim: Claim, provider: Provider, query: str) -> list[SearchHit]:
+        """One search, cached; until a provider has answered once in this run, one probe at a time."""
+        if provider.name in self.answered:
+            return await self._search_once(claim, provider, query)
+        async with self.probes.setdefault(provider.name, asyncio.Lock()):
+            if provider.name in self.broken:  # the probe before this one failed: the breaker is open
+                return []
+            return await self._search_once(claim, provider, query)
+
+    async def _search_once(self, claim: Claim, provider: Provider, query: str) -> list[SearchHit]:
         assert self.cache is not None
         cached = await self.cache.get(f"search:{provider.name}", query)
         if isinstance(cached, list):
@@ -224,6 +238,7 @@ class RunEvidence:
             self._record(claim, provider.name, "failed", query=query, started=started, detail=exc.reason)
             EVIDENCE_SEARCHES.labels(provider=provider.name, outcome="failed").inc()
             return []
+        self.answered.add(provider.name)
         outcome = "ok" if found else "empty"
         self._record(
             claim, provider.name, outcome, query=query, started=started, detail=f"{len(found)} result(s)"
@@ -256,10 +271,15 @@ class RunEvidence:
     async def _passages(self, claim: Claim, documents: list[tuple[SearchHit, str]]) -> list[Evidence]:
         from crews.grounding import embedder_of
 
-        pieces = [(hit, passage) for hit, text in documents for passage in split_passages(text)]
+        pieces = [
+            (hit, passage)
+            for hit, text in documents
+            for passage in split_passages(text, PASSAGE_SENTENCES, MAX_QUOTE_CHARS)
+        ]
         if not pieces:
             return []
-        ranked = await rank(embedder_of(self.resources), claim.text, [p for _, p in pieces], WEB_PASSAGES)
+        texts = [p for _, p in pieces]
+        ranked = await rank(embedder_of(self.resources), claim.text, texts, WEB_PASSAGES, prefilter=PREFILTER)
         EVIDENCE_PASSAGES.inc(len(pieces))
         return [
             Evidence(

@@ -29,9 +29,11 @@ from pipelines.stage import Resources, StageDeps
 from routing.budget import Budget, TaskFailed
 from routing.catalog import embedded_only, max_concurrency
 from routing.dispatch import InvalidAnswer
+from settings import Settings
 
 MIN_EVIDENCE_SCORE = 0.3
 MAX_QUOTED_CHARS = 600
+EVIDENCE_CLAIMS_IN_FLIGHT = 4
 REFERENCE_HITS = 4
 EARLIER_HITS = 2
 
@@ -149,6 +151,12 @@ def evidence_listing(evidence: list[Evidence]) -> str:
     return "\n".join(blocks)
 
 
+def claims_in_flight(settings: Settings) -> int:
+    """How many claims are checked at once: evidence gathering waits on the network, so more than
+    the model slots (each model still takes at most its own concurrency, routing.router.gate)."""
+    return max(max_concurrency(settings), EVIDENCE_CLAIMS_IN_FLIGHT)
+
+
 def _checked(claim: Claim, evidence: list[Evidence], ruling: Ruling, model: str | None) -> CheckedClaim:
     cited = [e for e in evidence if e.number in set(ruling.cited)] or evidence
     return CheckedClaim(
@@ -178,7 +186,7 @@ async def verify(deps: StageDeps, inputs: VerifyInputs) -> Verification:
         checked = await run_all(
             [job(claim) for claim in selected],
             parallel=settings.flags.parallel_fact_checking,
-            limit=max_concurrency(settings),
+            limit=claims_in_flight(settings),
         )
     failures = [
         TaskFailure(task="fact_check", reason=f"claim {c.claim.id}: {c.failure}")

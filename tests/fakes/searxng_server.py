@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from evidence.passages import bm25_scores
+
 _WORD = re.compile(r"\w+")
 
 
@@ -73,8 +75,9 @@ class FakePage:
 
     url: str
     title: str
-    content: str
+    content: str  # the snippet the result shows
     published: str | None = None
+    body: str | None = None  # the page's whole text as the engine indexed it (default: the snippet)
 
 
 @dataclass
@@ -83,6 +86,7 @@ class SearxNGServer:
 
     pages: list[FakePage]
     json_enabled: bool = True
+    results_per_query: int = 10
     unresponsive_engines: list[list[str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
@@ -111,13 +115,13 @@ class SearxNGServer:
         if params.get("format", "html") != "json" or not self.json_enabled:
             return web.Response(status=403, text="403 Forbidden", content_type="text/html")
         query = params.get("q", "")
-        wanted = words(query)
-        scored = []
-        for page in self.pages:
-            overlap = len(wanted & words(f"{page.title} {page.content}"))
-            if overlap:
-                scored.append((overlap, page))
-        scored.sort(key=lambda pair: -pair[0])
+        # Okapi BM25 over each page's title and indexed text, as a search engine ranks
+        indexed = [f"{page.title} {page.body or page.content}" for page in self.pages]
+        scores = bm25_scores(query, indexed)
+        scored = sorted(
+            ((score, page) for score, page in zip(scores, self.pages, strict=True) if score > 0),
+            key=lambda pair: -pair[0],
+        )[: self.results_per_query]
         return web.json_response(
             {
                 "query": query,
@@ -132,7 +136,7 @@ class SearxNGServer:
         )
 
     @staticmethod
-    def _result(page: FakePage, score: int) -> dict[str, Any]:
+    def _result(page: FakePage, score: float) -> dict[str, Any]:
         """One result as SearxNG writes it (`content` as given, markup included)."""
         return {
             "url": page.url,
