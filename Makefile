@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/routing.py
 	$(BIN)/python benchmarks/compression.py
 	$(BIN)/python benchmarks/briefing_quality.py
+	$(BIN)/python benchmarks/evidence.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

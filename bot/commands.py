@@ -132,7 +132,7 @@ class Commands:
         ACK_SECONDS.observe(time.perf_counter() - received)
         if source is None:
             assert attachment is not None
-            source = normalise_source(str(await self._save(attachment)), allow_files=True)
+            source = normalise_source(str(await self._save(attachment, namespace)), allow_files=True)
         # Only this guild's own finished runs: another guild's briefing cites its private memory.
         finished = await self.service.store.find_finished(
             source.key, depth, PIPELINE_VERSION, namespace=namespace
@@ -156,8 +156,8 @@ class Commands:
         await self.service.enqueue(run.id)
         COMMANDS.labels(command="autointel", outcome="ok").inc()
 
-    async def _save(self, attachment: discord.Attachment) -> Path:
-        folder = self.settings.pipeline.data_dir / "uploads"
+    async def _save(self, attachment: discord.Attachment, namespace: str) -> Path:
+        folder = self.settings.pipeline.data_dir / "uploads" / namespace  # a folder per guild
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{attachment.id}-{_UNSAFE_NAME.sub('_', attachment.filename)[-100:]}"
         await attachment.save(path)

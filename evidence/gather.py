@@ -55,7 +55,7 @@ from routing.catalog import embedded_only
 MEMORY = "memory"
 WEB_PASSAGES = 5  # passages from outside sources given to the judge per claim
 MAX_QUOTE_CHARS = 400  # evidence is quoted, length-capped (and short passages embed fast)
-PASSAGE_SENTENCES = 2
+PASSAGE_SENTENCES = 2  # side by side, not overlapping: every sentence is quoted whole in one passage
 PREFILTER = 16  # passages BM25 keeps for the embedder, per claim
 RESULTS_PER_SEARCH = 5
 QUERY_CHARS = 300
@@ -274,7 +274,7 @@ class RunEvidence:
         pieces = [
             (hit, passage)
             for hit, text in documents
-            for passage in split_passages(text, PASSAGE_SENTENCES, MAX_QUOTE_CHARS)
+            for passage in split_passages(text, PASSAGE_SENTENCES, MAX_QUOTE_CHARS, overlap=0)
         ]
         if not pieces:
             return []

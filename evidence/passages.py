@@ -135,8 +135,10 @@ def _sentences(text: str, max_chars: int) -> list[str]:
     return found
 
 
-def split_passages(text: str, sentences_per_passage: int = 3, max_chars: int = 700) -> list[str]:
-    """Windows of consecutive sentences overlapping by one sentence, at most `max_chars` long.
+def split_passages(
+    text: str, sentences_per_passage: int = 3, max_chars: int = 700, *, overlap: int = 1
+) -> list[str]:
+    """Windows of consecutive sentences overlapping by `overlap` sentences, at most `max_chars` long.
 
     Whitespace is normalised; a window stops early rather than pass `max_chars`; passages
     shorter than 40 characters are dropped.
@@ -153,7 +155,7 @@ def split_passages(text: str, sentences_per_passage: int = 3, max_chars: int = 7
         passages.append(" ".join(sentences[start:end]))
         if end >= len(sentences):
             break
-        start = end - 1 if end - start > 1 else end
+        start = end - overlap if end - start > overlap else end
     return [passage for passage in passages if len(passage) >= MIN_PASSAGE_CHARS]
 
 
