@@ -14,6 +14,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,18 +45,24 @@ class DatasetError(ValueError):
     """The dataset file is missing or not in the expected format."""
 
 
-def load_dataset(path: Path, limit: int | None) -> list[dict[str, Any]]:
-    """Parse the JSONL file, checking each line has a claim, a known label and evidences."""
+def jsonl_rows(path: Path, error: type[ValueError], what: str) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) of each non-empty line; `error` when the file or a line is bad."""
     if not path.is_file():
-        raise DatasetError(f"dataset not found: {path}")
-    rows: list[dict[str, Any]] = []
+        raise error(f"{what} not found: {path}")
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+            raise error(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+        yield number, row
+
+
+def load_dataset(path: Path, limit: int | None) -> list[dict[str, Any]]:
+    """Parse the JSONL file, checking each line has a claim, a known label and evidences."""
+    rows: list[dict[str, Any]] = []
+    for number, row in jsonl_rows(path, DatasetError, "dataset"):
         if not isinstance(row, dict) or not row.get("claim") or row.get("claim_label") not in LABELS:
             raise DatasetError(f"{path}:{number}: expected 'claim' and a claim_label in {', '.join(LABELS)}")
         rows.append(row)

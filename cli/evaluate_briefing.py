@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cli.evaluate import VERDICT_LABELS, jsonl_rows
 from crews.builder import instructions
 from crews.gates import answer_problems
 from crews.grounding import TranscriptIndex, embed
@@ -36,12 +37,7 @@ from settings import Settings
 
 MATCH_COSINE = 0.75
 MATCH_OVERLAP = 0.7
-LABELS = {
-    "SUPPORTS": "supported",
-    "REFUTES": "refuted",
-    "DISPUTED": "disputed",
-    "NOT_ENOUGH_INFO": "not_enough_evidence",
-}
+LABELS = {label: verdict for verdict, label in VERDICT_LABELS.items()}  # CLIMATE-FEVER label → verdict
 
 
 class GoldError(ValueError):
@@ -50,16 +46,8 @@ class GoldError(ValueError):
 
 def load_gold(path: Path) -> list[tuple[str, str]]:
     """(claim, verdict) per line of the gold file."""
-    if not path.is_file():
-        raise GoldError(f"gold file not found: {path}")
     gold: list[tuple[str, str]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise GoldError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+    for number, row in jsonl_rows(path, GoldError, "gold file"):
         raw = str(row.get("label", "")) if isinstance(row, dict) else ""
         label = LABELS.get(raw, raw)
         if not isinstance(row, dict) or not row.get("claim") or label not in LABELS.values():
