@@ -6,7 +6,9 @@ embedder (the bundled MiniLM by default). `align` scores items against every win
 
     support = GROUNDING_COSINE_WEIGHT · cosine + (1 − GROUNDING_COSINE_WEIGHT) · word overlap
 
-(overlap = share of the item's content words said in the window) and `gate` keeps an item
+(overlap = share of the item's content words said in the window; overlap − 0.2 alone also
+counts, so an item said nearly word for word is grounded whatever the embedder makes of it)
+and `gate` keeps an item
 only when its best window reaches the threshold (`GATE_GROUNDING_THRESHOLD`), when every
 figure it states is said in that window (a claim that says 1989 where the talk says 1889 is
 not grounded), when it is not a near-duplicate of an item kept before it (same normalised
@@ -29,6 +31,7 @@ from crews.text import Sentence, Timed, content_words, normalise, sentences
 from pipelines.stage import Resources
 
 GROUNDING_COSINE_WEIGHT = 0.5
+OVERLAP_DISCOUNT = 0.2  # word overlap alone, less this, also counts as support
 WINDOW_SIZES = (1, 2)
 Matrix = NDArray[np.float32]
 
@@ -114,6 +117,8 @@ class TranscriptIndex:
                 dtype=np.float32,
             )
             support = GROUNDING_COSINE_WEIGHT * cosines[row] + (1 - GROUNDING_COSINE_WEIGHT) * overlaps
+            # saying nearly all of the item's words grounds it whatever the embedder makes of it
+            support = np.maximum(support, overlaps - OVERLAP_DISCOUNT)
             best = int(np.argmax(support))
             found.append(
                 Alignment(

@@ -93,3 +93,23 @@ async def test_a_transcript_without_speech_grounds_nothing(embedder: MiniLMEmbed
     assert index.sentences == []
     verdicts = await index.gate(["Some point."], [1.0], *GATES)
     assert verdicts.kept == [] and verdicts.ungrounded == 1
+
+
+class RandomEmbedder:
+    """An embedder whose vectors mean nothing (a misconfigured or unrelated model)."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.rng = np.random.default_rng(7)
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        vectors = self.rng.normal(size=(len(texts), 32))
+        return (vectors / ((vectors**2).sum(axis=1, keepdims=True) ** 0.5)).tolist()
+
+
+async def test_an_item_said_word_for_word_is_grounded_whatever_the_embedder() -> None:
+    index = await TranscriptIndex.build(RandomEmbedder(), SEGMENTS)
+    texts = ["Mount Everest is the highest mountain on Earth.", "Interest rates will fall next spring."]
+    verdicts = await index.gate(texts, [None, None], *GATES)
+    assert verdicts.kept == [0] and verdicts.ungrounded == 1
