@@ -72,6 +72,23 @@ async def run(settings: Settings, depth: Depth = Depth.STANDARD) -> RunResult:
         return await execute(store, resources, record.id)
 
 
+async def run_with_model(
+    make_settings: Callable[..., Settings], tmp_path: Path, model: ScriptedOpenAI, searxng: SearxNGServer
+) -> Verification:
+    """A run whose model calls go to `model` and whose evidence comes from `searxng`."""
+    await model.start()
+    try:
+        settings = make_settings(
+            pipeline={"data_dir": tmp_path / "data", "allow_private_urls": True},
+            llm={"base_url": model.base_url, "model": "scripted"},
+            evidence={"sources": ["searxng"], "searxng_url": searxng.base_url},
+        )
+        verification, _ = outputs(await run(settings))
+    finally:
+        await model.stop()
+    return verification
+
+
 def outputs(result: RunResult) -> tuple[Verification, Briefing]:
     verification, briefing = result.outputs["verify"], result.outputs["brief"]
     assert isinstance(verification, Verification) and isinstance(briefing, Briefing)
@@ -164,16 +181,7 @@ async def test_a_page_that_orders_a_verdict_does_not_change_the_judge(
         "evidence_used": [1],
     }
     model.replies["SearchQueriesOutput"] = {"queries": ["Eiffel Tower completion date"]}
-    await model.start()
-    try:
-        settings = make_settings(
-            pipeline={"data_dir": tmp_path / "data", "allow_private_urls": True},
-            llm={"base_url": model.base_url, "model": "scripted"},
-            evidence={"sources": ["searxng"], "searxng_url": searxng.base_url},
-        )
-        verification, _ = outputs(await run(settings))
-    finally:
-        await model.stop()
+    verification = await run_with_model(make_settings, tmp_path, model, searxng)
     eiffel = next(c for c in verification.checked if "Eiffel" in c.claim.text)
     assert eiffel.verdict == "refuted" and "“1887”" in (eiffel.rationale or "")
     judged = [str(b["messages"]) for b in model.requests if "END OF EVIDENCE" in str(b.get("messages"))]
@@ -218,16 +226,7 @@ async def test_a_capable_models_search_queries_are_used_when_they_are_about_the_
     model.replies["SearchQueriesOutput"] = {
         "queries": ["Eiffel Tower construction year", "cheap flights to Rome"]
     }
-    await model.start()
-    try:
-        settings = make_settings(
-            pipeline={"data_dir": tmp_path / "data", "allow_private_urls": True},
-            llm={"base_url": model.base_url, "model": "scripted"},
-            evidence={"sources": ["searxng"], "searxng_url": searxng.base_url},
-        )
-        verification, _ = outputs(await run(settings))
-    finally:
-        await model.stop()
+    verification = await run_with_model(make_settings, tmp_path, model, searxng)
     asked = [r["q"] for r in searxng.requests]
     assert "Eiffel Tower construction year" in asked and "cheap flights to Rome" not in asked
     assert "The Eiffel Tower was completed in 1889." in asked  # the claim itself comes first
