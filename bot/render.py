@@ -17,7 +17,7 @@ import discord
 
 from crews.text import shorten
 from pipelines.analyze import clock
-from pipelines.brief import VERDICT_MARKS, link_url, moment_link
+from pipelines.brief import VERDICT_MARKS, link_label, link_url, moment_link
 from pipelines.models import Briefing, CheckedClaim, Evidence
 
 DESCRIPTION_LIMIT = 4096
@@ -127,7 +127,7 @@ def _verdict(item: CheckedClaim) -> str:
 def masked_citation(evidence: Evidence) -> str:
     """— [title](url) (site, date) as an escaped masked link; the memory source as plain text."""
     target = link_url(evidence.url)
-    label = safe((evidence.title or evidence.site or "source").replace("[", "(").replace("]", ")"))[:100]
+    label = safe(link_label(evidence.title or evidence.site or "source"))
     meta = ", ".join(safe(x) for x in (evidence.site, evidence.published) if x)
     if target:
         return f" — [{label}]({target})" + (f" ({meta})" if meta else "")

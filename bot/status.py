@@ -7,7 +7,7 @@ import discord
 from bot.progress import MARKS
 from bot.render import COLOURS, MessagePart, safe, split_text, stamp_link
 from memory.vector import Hit
-from pipelines.brief import link_url
+from pipelines.brief import link_label, link_url
 from pipelines.deliveries import DeliveryRecord
 from pipelines.store import RunRecord, StageRecord
 
@@ -90,8 +90,8 @@ def recall_part(query: str, hits: list[Hit]) -> MessagePart:
         link = source if source.startswith(("http://", "https://")) else None
         where = stamp_link(link, item.start) if item.start is not None else (link or safe(source) or "—")
         if item.kind == "evidence" and link_url(link):  # a cited page: its title links to it
-            title = safe(str(item.extra.get("title") or item.extra.get("site") or "source"))
-            where = f"[{title.replace('[', '(').replace(']', ')')[:100]}]({link_url(link)})"
+            title = safe(link_label(str(item.extra.get("title") or item.extra.get("site") or "source")))
+            where = f"[{title}]({link_url(link)})"
         run = f" · run `{item.run_id[:12]}`" if item.run_id else ""
         name = f"{item.kind} · score {hit.score:.2f}"
         value = f"{split_text(safe(item.text), 900)[0]}\n{where}{run}"

@@ -233,9 +233,13 @@ def link_url(url: str | None) -> str | None:
     return "".join(c if c not in ' ()[]<>"' else f"%{ord(c):02X}" for c in url)
 
 
-def _label(evidence: Evidence) -> str:
-    text = evidence.title or evidence.site or evidence.url or evidence.source or "source"
+def link_label(text: str) -> str:
+    """Text that can stand inside a Markdown link's brackets: no brackets, one line, short."""
     return " ".join(text.replace("[", "(").replace("]", ")").split())[:120]
+
+
+def _label(evidence: Evidence) -> str:
+    return link_label(evidence.title or evidence.site or evidence.url or evidence.source or "source")
 
 
 def reference(evidence: Evidence) -> str:
