@@ -59,6 +59,10 @@ def assess(claim: str, evidence: Sequence[Evidence], gates: GateSettings) -> Con
     denies = negated(claim)
     for item in evidence:
         agreeing, conflicting = compare(stated, figures(item.text))
+        # A second year (or quantity) of a kind the evidence already agrees on is more than the
+        # evidence says, not a contradiction ("in 2018, half of the 2010 level" vs "by 2010").
+        matched = {(c.kind, c.unit) for c, _ in agreeing}
+        conflicting = [(c, e) for c, e in conflicting if (c.kind, c.unit) not in matched]
         same_subject = item.score >= gates.subject_similarity or (
             item.score >= FIGURE_SUBJECT_SIMILARITY and bool(agreeing)
         )

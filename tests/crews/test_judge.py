@@ -89,3 +89,12 @@ def test_agreeing_figures_raise_a_models_confidence(make_settings: Callable[...,
     assert overrule(claim, evidence((EIFFEL, 0.8)), gates(make_settings), said).confidence == 0.8
     refuted = Ruling("refuted", 0.6, "Evidence [1] says otherwise.", [1])
     assert overrule(claim, evidence((EIFFEL, 0.8)), gates(make_settings), refuted) == refuted
+
+
+def test_a_second_year_the_evidence_does_not_state_is_no_contradiction(
+    make_settings: Callable[..., Settings],
+) -> None:
+    claim = "Renewable installations in 2018 were less than half the level reached in 2010."
+    text = "Renewables should generate 22% of electricity by 2010, compared to 13.9% in 1997."
+    ruling = decide(claim, evidence((text, 0.65)), gates(make_settings))
+    assert ruling.verdict == "not_enough_evidence"
