@@ -153,3 +153,14 @@ DELIVERY_FAILURES = Counter(
     "Deliveries for which every route failed.",
     ["kind"],
 )
+
+# --- watchlists ----------------------------------------------------------------------------
+WATCH_POLLS = Counter(
+    "autointel_watch_polls_total",
+    "Polls of watched channels, playlists and feeds, by outcome (ok, unchanged, failed).",
+    ["outcome"],
+)
+WATCH_ENTRIES = Counter(
+    "autointel_watch_entries_total", "New entries found on watched sources (each becomes one run)."
+)
+WATCH_RUNS = Counter("autointel_watch_runs_started_total", "Runs started by watches, by depth.", ["depth"])
