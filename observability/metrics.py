@@ -17,6 +17,12 @@ RUNS_FINISHED = Counter(
     "Runs that stopped, by depth and outcome (succeeded, failed, cancelled, interrupted).",
     ["depth", "outcome"],
 )
+RUN_SECONDS = Histogram(
+    "autointel_run_duration_seconds",
+    "Time a succeeded run's execution took, by depth (a resumed run counts from its resumption).",
+    ["depth"],
+    buckets=(60, 120, 300, 600, 900, 1200, 1800, 2400, 3600, 4800, 7200, 10800, 14400),
+)
 STAGE_SECONDS = Histogram(
     "autointel_stage_duration_seconds",
     "Time spent in a stage, by stage and outcome (succeeded, failed, reused).",
@@ -153,6 +159,8 @@ DELIVERY_FAILURES = Counter(
     "Deliveries for which every route failed.",
     ["kind"],
 )
+# Exported at 0 from the start, so that increase() (and the alert on it) sees the first failure.
+DELIVERY_FAILURES.labels(kind="briefing")
 
 # --- watchlists ----------------------------------------------------------------------------
 WATCH_POLLS = Counter(

@@ -20,7 +20,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from observability.logs import log_context
-from observability.metrics import QUEUE_WAIT_SECONDS, RUNS_FINISHED, RUNS_STARTED, STAGE_SECONDS
+from observability.metrics import (
+    QUEUE_WAIT_SECONDS,
+    RUN_SECONDS,
+    RUNS_FINISHED,
+    RUNS_STARTED,
+    STAGE_SECONDS,
+)
 from pipelines.errors import InternalStageError, PipelineError, RunCancelledError, RunFailedError
 from pipelines.flow import FLOWS, PIPELINE_VERSION, Flows
 from pipelines.models import Depth, RunRequest, Source
@@ -105,6 +111,7 @@ async def execute(
     RUNS_STARTED.labels(depth=run.depth.value).inc()
     if run.started_at is None:
         QUEUE_WAIT_SECONDS.observe(max(0.0, (utcnow() - run.created_at).total_seconds()))
+    started = time.perf_counter()
     with log_context(run_id=run.id, guild=run.namespace):
         try:
             return await _execute(store, resources, run, on_progress, flows)
@@ -112,6 +119,8 @@ async def execute(
             status = (await store.get_run(run.id)).status
             outcome = status if status in ("succeeded", "failed", "cancelled") else "interrupted"
             RUNS_FINISHED.labels(depth=run.depth.value, outcome=outcome).inc()
+            if outcome == "succeeded":
+                RUN_SECONDS.labels(depth=run.depth.value).observe(time.perf_counter() - started)
 
 
 async def _execute(

@@ -24,6 +24,7 @@ REQUIRED = {
     "llamacpp",
     "searxng",
     "prometheus",
+    "alertmanager",
     "grafana",
 }
 VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)")
@@ -47,6 +48,9 @@ def test_the_services_the_readme_names_exist() -> None:
 
 def test_every_variable_is_documented_in_env_example() -> None:
     used = set(VARIABLE.findall((ROOT / "docker-compose.yml").read_text()))
+    used |= {
+        secret["environment"] for secret in COMPOSE.get("secrets", {}).values() if "environment" in secret
+    }
     for service in SERVICES.values():
         environment = service.get("environment") or {}
         used |= {
