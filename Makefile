@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/compression.py
 	$(BIN)/python benchmarks/briefing_quality.py
 	$(BIN)/python benchmarks/evidence.py
+	$(BIN)/python benchmarks/watch.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

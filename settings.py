@@ -1,10 +1,10 @@
 """AutoIntel settings: the only module that reads the environment (and `.env`).
 
 Settings are grouped in sections (Discord, Database, Redis, Worker, Qdrant, LLM, Router,
-Cache, Compression, Gates, Evidence, Whisper, Pipeline/Limits, Flags, Observability). Each section is a
-pydantic-settings class whose fields map onto the fixed environment names of the settings
-contract; `load_settings()`
-validates every section and raises one `SettingsError` naming every bad variable.
+Cache, Compression, Gates, Evidence, Whisper, Pipeline/Limits, Flags, Watch, Observability).
+Each section is a pydantic-settings class whose fields map onto the fixed environment names of
+the settings contract; `load_settings()` validates every section and raises one `SettingsError`
+naming every bad variable.
 Secrets are `SecretStr`: they print as `**********` and never reach logs.
 """
 
@@ -386,6 +386,18 @@ class PipelineSettings(_Section):
         return int(self.max_filesize_mb * 1024 * 1024)
 
 
+class WatchSettings(_Section):
+    """Watchlists: how often watched channels, playlists and feeds are listed, and per-guild limits."""
+
+    model_config = SettingsConfigDict(env_prefix="WATCH_")
+
+    interval_minutes: float = Field(default=15, gt=0, le=24 * 60)  # a due watch is listed this often
+    max_per_guild: int = Field(default=10, ge=1)
+    max_runs_per_day: int = Field(default=20, ge=1)  # runs all of a guild's watches may start per 24 h
+    max_backoff_minutes: float = Field(default=6 * 60, gt=0)  # failing watches back off up to this
+    max_entries: int = Field(default=30, ge=1, le=500)  # newest entries read from each listing
+
+
 class FlagSettings(_Section):
     """Feature flags: each switches a sequential path for a concurrent one with the same result."""
 
@@ -429,6 +441,7 @@ _SECTIONS: dict[str, type[_Section]] = {
     "whisper": WhisperSettings,
     "pipeline": PipelineSettings,
     "flags": FlagSettings,
+    "watch": WatchSettings,
     "observability": ObservabilitySettings,
 }
 
@@ -451,6 +464,7 @@ class Settings:
         self.whisper: WhisperSettings = sections["whisper"]  # type: ignore[assignment]
         self.pipeline: PipelineSettings = sections["pipeline"]  # type: ignore[assignment]
         self.flags: FlagSettings = sections["flags"]  # type: ignore[assignment]
+        self.watch: WatchSettings = sections["watch"]  # type: ignore[assignment]
         self.observability: ObservabilitySettings = sections["observability"]  # type: ignore[assignment]
 
     @property

@@ -20,6 +20,8 @@ from bot.commands import Commands
 from bot.delivery import NO_MENTIONS, Deliverer
 from bot.endpoints import use_discord_endpoints
 from bot.service import RunService
+from bot.watch_commands import WatchCommands
+from bot.watches import WatchDesk
 from observability.server import metrics_server
 from pipelines.deliveries import DeliveryStore
 from pipelines.queue import open_queue
@@ -51,6 +53,8 @@ class AutoIntelBot(discord.Client):
         owner = f"bot:{socket.gethostname()[:48]}"
         self.service = RunService(settings, store, resources, self.deliverer, lease_owner=owner)
         Commands(self.service).register(self.tree)
+        self.watch_desk = WatchDesk(self.service)
+        WatchCommands(self.watch_desk).register(self.tree)
         self._background: list[asyncio.Task[object]] = []
 
     async def setup_hook(self) -> None:
@@ -68,12 +72,15 @@ class AutoIntelBot(discord.Client):
         self._background.append(asyncio.create_task(self.service.recover(), name="recover"))
         if self.service.queue is not None and self.service.queue.distributed:
             self._background.append(asyncio.create_task(self._sweep(), name="delivery-sweep"))
+        else:  # embedded mode: this process polls the watches (workers do it with Redis)
+            self._background.append(asyncio.create_task(self.watch_desk.run_loop(), name="watch-loop"))
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             try:
                 await self.service.deliver_owed()
+                await self.watch_desk.send_digests()  # workers without a bot token cannot
             except Exception:
                 log.exception("delivery sweep failed")
 

@@ -3,6 +3,11 @@
 Commands are thin: validate, defer, submit, reply. Validation (role, source, blocked address,
 quota) happens before the acknowledgement so refusals are ephemeral; everything slow runs in
 the queue. Errors of every command end in `on_error`, the one place that answers the user.
+
+String options declare their maximum length (`url` 2,048 like `MAX_URL_LENGTH`, `query` 500,
+`run` 64), so Discord itself refuses longer values before they reach the bot. An attachment
+is refused up front when it is declared empty, too large, or neither audio/video by content
+type nor by file name; one whose bytes are not media is refused by the acquisition probe.
 """
 
 from __future__ import annotations
@@ -24,11 +29,11 @@ from bot.service import Destination, RunService
 from bot.status import queued_part, recall_part, run_list_part, run_status_part
 from memory.errors import MemoryStoreError
 from observability.metrics import ACK_SECONDS, COMMANDS
-from pipelines.errors import PipelineError, RunNotFoundError
+from pipelines.errors import PipelineError
 from pipelines.flow import PIPELINE_VERSION
 from pipelines.models import Depth, Source
-from pipelines.netguard import check_host
-from pipelines.sources import normalise_source
+from pipelines.netguard import check_host, parse_ip_literal
+from pipelines.sources import MAX_URL_LENGTH, normalise_source
 from pipelines.store import RunRecord
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,8 @@ NO_MENTIONS = discord.AllowedMentions.none()
 DEPTHS = [app_commands.Choice(name=depth.value, value=depth.value) for depth in Depth]
 MEDIA_SUFFIXES = frozenset(".mp3 .m4a .ogg .oga .opus .wav .flac .aac .webm .mp4 .mkv .mov .avi".split())
 DNS_CHECK_SECONDS = 1.0
+RECALL_QUERY_MAX = 500
+RUN_ID_MAX = 64  # run ids are 32 hex characters; the option leaves room for pasted whitespace
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -47,23 +54,35 @@ def namespace_of(interaction: discord.Interaction) -> str:
     return str(interaction.guild_id)
 
 
-async def _precheck_url(source: Source, allow_private: bool) -> None:
-    """Refuse a blocked or unresolvable host before acknowledging (the download checks again)."""
+async def precheck_url(source: Source, typed: str, allow_private: bool) -> None:
+    """Refuse a blocked or unresolvable host before acknowledging (the download checks again).
+
+    An IP address is judged as the member spelt it ("0x7f.1"), so the refusal names it that
+    way next to the address it means; names are resolved in their canonical form.
+    """
     from urllib.parse import urlsplit
 
     parts = urlsplit(source.location)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or ""
+    spelt = urlsplit(typed.strip()).hostname or ""
+    literal = parse_ip_literal(host)
+    if literal is not None and parse_ip_literal(spelt) == literal:
+        host = spelt
     try:
-        await asyncio.wait_for(check_host(parts.hostname or "", port, allow_private), DNS_CHECK_SECONDS)
+        await asyncio.wait_for(check_host(host, port, allow_private), DNS_CHECK_SECONDS)
     except TimeoutError:
         log.info("DNS check of %s timed out; the download stage checks again", parts.hostname)
 
 
 def _check_attachment(attachment: discord.Attachment, max_bytes: int) -> None:
+    """Refuse, before downloading it, an attachment that is empty, too large or not media."""
     suffix = Path(attachment.filename).suffix.lower()
     kind = (attachment.content_type or "").split("/")[0]
     if kind not in ("audio", "video") and suffix not in MEDIA_SUFFIXES:
         raise BadRequestError(f"{attachment.filename} is not an audio or video file.")
+    if attachment.size <= 0:
+        raise BadRequestError(f"{attachment.filename} is empty (0 bytes).")
     if attachment.size > max_bytes:
         raise BadRequestError(
             f"{attachment.filename} is {attachment.size / 1e6:.3g} MB; the limit is {max_bytes / 1e6:.3g} MB."
@@ -98,7 +117,7 @@ class Commands:
         @app_commands.default_permissions(send_messages=True)
         async def autointel(
             interaction: discord.Interaction,
-            url: str | None = None,
+            url: app_commands.Range[str, 1, MAX_URL_LENGTH] | None = None,
             depth: app_commands.Choice[str] | None = None,
             attachment: discord.Attachment | None = None,
         ) -> None:
@@ -122,7 +141,7 @@ class Commands:
         source: Source | None = None
         if url is not None:
             source = normalise_source(url, allow_files=False)
-            await _precheck_url(source, self.settings.pipeline.allow_private_urls)
+            await precheck_url(source, url, self.settings.pipeline.allow_private_urls)
         else:
             assert attachment is not None
             _check_attachment(attachment, self.settings.pipeline.max_filesize_bytes)
@@ -189,7 +208,9 @@ class Commands:
 
         @group.command(name="status", description="Show the progress of an analysis")
         @app_commands.describe(run="Run id (or its first 6+ characters)")
-        async def status(interaction: discord.Interaction, run: str) -> None:
+        async def status(
+            interaction: discord.Interaction, run: app_commands.Range[str, 1, RUN_ID_MAX]
+        ) -> None:
             record = await self._guild_run(interaction, run)
             stages = await self.service.store.stages(record.id)
             deliveries = await self.service.deliveries.for_run(record.id)
@@ -202,7 +223,9 @@ class Commands:
 
         @group.command(name="cancel", description="Cancel an analysis (yours, or any as an admin)")
         @app_commands.describe(run="Run id (or its first 6+ characters)")
-        async def cancel(interaction: discord.Interaction, run: str) -> None:
+        async def cancel(
+            interaction: discord.Interaction, run: app_commands.Range[str, 1, RUN_ID_MAX]
+        ) -> None:
             record = await self._guild_run(interaction, run)
             if record.requester != str(interaction.user.id) and not is_admin(interaction):
                 raise NotAllowedError("only the member who started this analysis or an admin can cancel it.")
@@ -216,10 +239,7 @@ class Commands:
         return group
 
     async def _guild_run(self, interaction: discord.Interaction, run_id: str) -> RunRecord:
-        record = await self.service.store.get_run(run_id.strip())
-        if record.namespace != namespace_of(interaction):
-            raise RunNotFoundError(f"no run with id {run_id!r}")
-        return record
+        return await self.service.store.get_run(run_id.strip(), namespace=namespace_of(interaction))
 
     async def _reply(self, interaction: discord.Interaction, part: MessagePart) -> None:
         await interaction.response.send_message(
@@ -235,12 +255,14 @@ class Commands:
         @app_commands.describe(query="What to look for")
         @app_commands.guild_only()
         @app_commands.default_permissions(send_messages=True)
-        async def recall(interaction: discord.Interaction, query: str) -> None:
+        async def recall(
+            interaction: discord.Interaction, query: app_commands.Range[str, 1, RECALL_QUERY_MAX]
+        ) -> None:
             namespace = namespace_of(interaction)
             memory = self.service.resources.memory
             if memory is None:
                 raise BadRequestError("long-term memory is not enabled on this bot.")
-            hits = await memory.search(namespace, query[:500], limit=5)
+            hits = await memory.search(namespace, query, limit=5)
             await self._reply(interaction, recall_part(query, hits))
 
         return recall

@@ -169,7 +169,13 @@ class Deliverer:
                 return "interaction", str(message.id)
             except discord.HTTPException as exc:
                 await self._interaction_failed(record, exc)
-        channel_id = int(record.channel_id)
+        return await self.post_to_channel(int(record.channel_id), part, kind)
+
+    async def post_to_channel(self, channel_id: int, part: MessagePart, kind: str) -> tuple[str, str]:
+        """Post through the channel webhook, else as a channel message; returns (route, message id).
+
+        Raises `DeliveryError` when neither route works.
+        """
         for _attempt in range(2):  # a vanished webhook is looked up (or created) once more
             hook = await self._channel_webhook(channel_id)
             if hook is None:

@@ -45,8 +45,19 @@ class DeliveryError(BotError):
     """No route could post the message."""
 
 
+MESSAGE_LIMIT = 2000  # Discord's message content limit
+
+
 def user_message(exc: BaseException, run_id: str | None = None) -> str:
-    """The one line a Discord user sees for `exc` (run id included for internal errors)."""
+    """The one line a Discord user sees for `exc` (run id included for internal errors).
+
+    Never longer than a Discord message may be, whatever the error quotes.
+    """
+    text = _user_text(exc, run_id)
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _user_text(exc: BaseException, run_id: str | None) -> str:
     if isinstance(exc, RateLimitedError):
         when = f" Try again <t:{int(exc.retry_at.timestamp())}:R>." if exc.retry_at else ""
         return f"⏳ {exc.message}.{when}"

@@ -24,14 +24,24 @@ def is_admin(interaction: discord.Interaction) -> bool:
     return permissions.administrator or permissions.manage_guild
 
 
+def _has_allowed_role(interaction: discord.Interaction, settings: DiscordSettings) -> bool:
+    # The role ids Discord sent with the interaction (`roles` would drop ids missing from the cache).
+    roles = set(getattr(interaction.user, "_roles", ()))
+    return not roles.isdisjoint(settings.allowed_role_ids)
+
+
 def check_role(interaction: discord.Interaction, settings: DiscordSettings) -> None:
     """Refuse members outside DISCORD_ALLOWED_ROLE_IDS (admins always pass; empty list = everyone)."""
     if not settings.allowed_role_ids or is_admin(interaction):
         return
-    # The role ids Discord sent with the interaction (`roles` would drop ids missing from the cache).
-    roles = set(getattr(interaction.user, "_roles", ()))
-    if roles.isdisjoint(settings.allowed_role_ids):
+    if not _has_allowed_role(interaction, settings):
         raise NotAllowedError("you need one of this server's AutoIntel roles to start an analysis.")
+
+
+def check_watch_manager(interaction: discord.Interaction, settings: DiscordSettings) -> None:
+    """Watches are managed by members with Manage Server, or with a role in DISCORD_ALLOWED_ROLE_IDS."""
+    if not is_admin(interaction) and not _has_allowed_role(interaction, settings):
+        raise NotAllowedError("managing watches needs the Manage Server permission or an AutoIntel role.")
 
 
 async def check_quota(store: RunStore, settings: DiscordSettings, *, requester: str, namespace: str) -> None:

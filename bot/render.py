@@ -4,8 +4,11 @@ Limits: ≤ 4,096 characters per embed description, ≤ 25 fields (name ≤ 256,
 ≤ 6,000 characters and ≤ 10 embeds per message, ≤ 2,000 characters of content. Long text is
 split across fields, embeds and messages — never cut. The full report travels as a Markdown
 file (split into numbered files if it exceeds the attachment limit). Everything that came
-from the media or the model passes through `safe()`: no mention can ping, no markdown can
-format-bomb, no masked link or heading can spoof the bot's own layout.
+from the media, the model or a member passes through `safe()`, the one sanitiser of the bot:
+no mention can ping or even render (@everyone, @here, <@id>, <@&id>, <#id>), no markdown can
+format-bomb or break the layout (headings, quotes, lists, masked links, code fences,
+spoilers), and no invisible character can hide or reorder text (zero-width characters,
+bidirectional overrides and isolates, byte-order marks).
 """
 
 from __future__ import annotations
@@ -34,8 +37,15 @@ QUOTE_CHARS = 300  # an evidence quote in an embed (the report file has it whole
 COLOURS = {"ok": 0x2ECC71, "degraded": 0xF1C40F, "failed": 0xE74C3C, "running": 0x3498DB}
 _MENTION = re.compile(r"@(everyone|here)")
 _LINE_START = re.compile(r"(?m)^(\s*)([#>]|-#)")
+_NUMBERED_ITEM = re.compile(r"(?m)^(\s*\d+)\.(?=\s)")
+_LIVE_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)\[")  # a "[" after an even run of backslashes
 _BLANK_RUNS = re.compile(r"\n{3,}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# C0 controls but tab and newline, DEL, zero-width characters and marks (U+200B–U+200F),
+# bidi embeddings/overrides (U+202A–U+202E) and isolates (U+2066–U+2069), word joiner and
+# invisible operators (U+2060–U+2064), Arabic letter mark, Mongolian vowel separator, BOM.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 
 
 @dataclass
@@ -53,12 +63,18 @@ class MessagePart:
 
 
 def safe(text: str) -> str:
-    """Untrusted text made inert: escaped markdown, broken mentions, no control characters."""
-    text = _CONTROL.sub("", text)
-    text = discord.utils.escape_markdown(text)
+    """Untrusted text made inert: escaped markdown, broken mentions, no invisible characters.
+
+    The only zero-width spaces in the result are the ones it inserts after "@" and "<" to
+    break mentions; every markdown character is preceded by an odd run of backslashes.
+    """
+    text = _CONTROL.sub("", text)  # first: a hidden character must not split what is escaped next
+    text = discord.utils.escape_markdown(text)  # also escapes backslashes already in the text
+    text = _LIVE_BRACKET.sub(lambda m: m.group(1) + "\\[", text)  # every masked link, not the first
     text = _MENTION.sub("@\u200b\\1", text)
     text = text.replace("<", "<\u200b")  # user/role/channel mentions, timestamps, custom emoji
     text = _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    text = _NUMBERED_ITEM.sub(lambda m: m.group(1) + "\\.", text)
     return _BLANK_RUNS.sub("\n\n", text).strip()
 
 
@@ -117,7 +133,8 @@ class _Embeds:
             embed.add_field(name=label, value=piece, inline=inline)
 
 
-def _verdict(item: CheckedClaim) -> str:
+def verdict_label(item: CheckedClaim) -> str:
+    """The verdict as members read it: mark, label and confidence, or why there is none."""
     if item.verdict:
         confidence = f" ({item.confidence:.0%})" if item.confidence is not None else ""
         return VERDICT_MARKS[item.verdict] + confidence
@@ -167,7 +184,7 @@ def briefing_embeds(briefing: Briefing, run_id: str) -> list[discord.Embed]:
             for evidence in item.evidence[:2]:
                 quote = safe(shorten(evidence.text, QUOTE_CHARS))
                 lines.append(f"[{evidence.number}] {quote}{masked_citation(evidence)}")
-            claims.add_field(f"{item.claim.id}. {_verdict(item)}", "\n".join(lines))
+            claims.add_field(f"{item.claim.id}. {verdict_label(item)}", "\n".join(lines))
         sections.append(claims)
     if briefing.fallacies:
         fallacies = _Embeds("🧩 Fallacies", colour, footer)

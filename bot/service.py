@@ -33,20 +33,28 @@ from settings import Settings
 
 log = logging.getLogger(__name__)
 
+WATCH_DESTINATION = "watch:"  # prefix of a watch's delivery destinations
+
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a run's progress and briefing go: a channel, and the interaction while its token lives."""
+    """Where a run's progress and briefing go: a channel, and the interaction while its token lives.
+
+    A watch's destination (`watch_id` set) gets the briefing only, without a progress message.
+    """
 
     channel_id: int
     guild_id: int | None
     application_id: int | None = None
     interaction_token: str | None = None
     attachment_limit: int = DEFAULT_ATTACHMENT_LIMIT
+    watch_id: int | None = None
 
     @property
     def key(self) -> str:
         """The destination's name in delivery records."""
+        if self.watch_id is not None:
+            return f"{WATCH_DESTINATION}{self.watch_id}:channel:{self.channel_id}"
         return f"channel:{self.channel_id}"
 
 
@@ -77,10 +85,15 @@ class RunService:
         return self.queue
 
     async def submit(
-        self, source: Source, depth: Depth, destination: Destination, *, requester: str, namespace: str
-    ) -> tuple[RunRecord, DeliveryRecord]:
-        """Record a run and where its results go (the run starts when `enqueue` is called)."""
+        self, source: Source, depth: Depth, destination: Destination | None, *, requester: str, namespace: str
+    ) -> tuple[RunRecord, DeliveryRecord | None]:
+        """Record a run and where its results go (the run starts when `enqueue` is called).
+
+        Without a destination nothing is delivered per run (a watch's daily digest reports it).
+        """
         run = await submit(self.store, source, depth, requester=requester, namespace=namespace)
+        if destination is None:
+            return run, None
         record = await self.deliveries.add(
             run.id,
             destination.key,
@@ -113,7 +126,8 @@ class RunService:
         if self.deliverer is None:
             return
         for record in await self.deliveries.for_run(run_id):
-            await self.deliverer.show_status(record, part)
+            if not record.destination.startswith(WATCH_DESTINATION):
+                await self.deliverer.show_status(record, part)
 
     async def run_job(self, run_id: str) -> None:
         """Execute (or resume) a run under its lease with live progress, then deliver its outcome."""
@@ -129,7 +143,7 @@ class RunService:
         board = ProgressBoard(
             run.id,
             stages,
-            run.source.location,
+            run.source.shown,
             run.depth.value,
             lambda part: self.show(run.id, part),
             interval=self.settings.discord.progress_edit_interval_seconds,

@@ -38,7 +38,7 @@ def queued_part(run: RunRecord, position: int) -> MessagePart:
         description=f"Run `{run.id}` · depth {run.depth.value}\n{where}",
         colour=COLOURS["running"],
     )
-    embed.add_field(name="Source", value=safe(run.source.location)[:1024] or "—", inline=False)
+    embed.add_field(name="Source", value=safe(run.source.shown)[:1024] or "—", inline=False)
     return MessagePart(embeds=[_footer(embed, run.id)])
 
 
@@ -62,7 +62,7 @@ def run_status_part(
     embed = discord.Embed(
         title=f"Run {run.id}", description="\n".join(lines)[:4096], colour=COLOURS["running"]
     )
-    embed.add_field(name="Source", value=safe(run.source.location)[:1024] or "—", inline=False)
+    embed.add_field(name="Source", value=safe(run.source.shown)[:1024] or "—", inline=False)
     return MessagePart(embeds=[_footer(embed, run.id)])
 
 
@@ -72,7 +72,7 @@ def run_list_part(runs: list[RunRecord]) -> MessagePart:
         return MessagePart(embeds=[_footer(discord.Embed(title="Recent analyses", description="None yet."))])
     lines = [
         f"{STATUS_MARKS.get(run.status, '?')} `{run.id[:12]}` {run.depth.value} · "
-        f"{safe(run.source.location)[:80]} · {_when(run)}"
+        f"{safe(run.source.shown)[:80]} · {_when(run)}"
         for run in runs
     ]
     embed = discord.Embed(title="Recent analyses", description="\n".join(lines)[:4096], colour=COLOURS["ok"])

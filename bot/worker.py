@@ -7,7 +7,8 @@ webhook, then the channel webhook, then a channel message — when DISCORD_BOT_T
 (otherwise the bot delivers). A reaper task re-queues runs whose worker died (their lease
 expired) at once instead of after arq's job timeout. On SIGTERM, running jobs get
 WORKER_SHUTDOWN_GRACE_SECONDS to finish; the rest are cancelled at a stage boundary and arq
-runs them again (resuming at the first unfinished stage).
+runs them again (resuming at the first unfinished stage). An arq cron job polls the due
+watches and sends the daily digests (bot.watches; arq runs each tick in one worker only).
 """
 
 from __future__ import annotations
@@ -23,20 +24,22 @@ import discord
 from bot.delivery import Deliverer
 from bot.endpoints import use_discord_endpoints
 from bot.service import RunService
+from bot.watches import WatchDesk, tick_interval
 from observability.server import metrics_server, readiness_of
 from pipelines.deliveries import DeliveryStore
 from pipelines.errors import QueueUnavailableError
 from pipelines.leases import process_identity
-from pipelines.queue import JOB_NAME, ArqQueue
+from pipelines.queue import JOB_NAME, WATCH_JOB_NAME, ArqQueue, ride_out_restarts
 from pipelines.service import open_services
 from settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_TRIES = 20  # arq re-runs an interrupted job; each try resumes where the last one stopped
+WATCH_TICK_TIMEOUT = 15 * 60  # one round of listing every due watch
 
 
-async def _discord_client(settings: Settings) -> discord.Client | None:
+async def discord_client(settings: Settings) -> discord.Client | None:
     """A logged-in REST-only client (no gateway), or None without a token."""
     token = settings.discord.bot_token
     if token is None or not token.get_secret_value().strip():
@@ -81,13 +84,14 @@ async def _reap(service: RunService, queue: ArqQueue, every: float) -> None:
 async def startup(ctx: dict[str, Any]) -> None:
     """arq on_startup: open the services, preload models, log in to Discord, start the reaper."""
     settings: Settings = ctx["settings"]
+    await ride_out_restarts(ctx["redis"])  # a Redis restart pauses the worker instead of ending it
     stack = AsyncExitStack()
     ctx["stack"] = stack
     await stack.enter_async_context(
         metrics_server(settings.observability.metrics_port, readiness=readiness_of(settings))
     )
     store, resources = await stack.enter_async_context(open_services(settings))
-    client = await _discord_client(settings)
+    client = await discord_client(settings)
     if client is not None:
         stack.push_async_callback(client.close)
     deliverer = Deliverer(client, DeliveryStore(store.engine), settings.discord) if client else None
@@ -95,6 +99,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     queue = ArqQueue(ctx["redis"], settings.redis.queue_name)
     service.queue = queue
     ctx["service"] = service
+    desk = WatchDesk(service)
+    ctx["watch_desk"] = desk
+    ctx["watch_poller"] = await stack.enter_async_context(desk.poller())
     if ctx.get("preload", True):
         await _preload(service)
     reaper = asyncio.create_task(_reap(service, queue, settings.worker.lease_seconds / 4), name="reaper")
@@ -120,11 +127,26 @@ async def run_job(ctx: dict[str, Any], run_id: str) -> None:
     await service.run_job(run_id)
 
 
+async def watch_tick(ctx: dict[str, Any]) -> None:
+    """The arq cron job: poll every due watch once and send the digests that are due."""
+    desk: WatchDesk = ctx["watch_desk"]
+    await desk.tick(ctx["watch_poller"])
+
+
+def _tick_seconds(settings: Settings) -> set[int]:
+    """The seconds of each minute at which the watch cron ticks (every WATCH_INTERVAL_MINUTES,
+    at most once a minute: each watch keeps its own next poll time)."""
+    every = max(1, int(tick_interval(settings.watch.interval_minutes).total_seconds()))
+    step = max(divisor for divisor in range(1, 61) if 60 % divisor == 0 and divisor <= every)
+    return set(range(0, 60, step))
+
+
 def build_worker(
     settings: Settings, *, burst: bool = False, preload: bool = True, handle_signals: bool = True
 ) -> Any:
-    """An arq `Worker` for this deployment (REDIS_URL required); `burst` stops when the queue is empty."""
-    from arq import Worker, func
+    """An arq `Worker` for this deployment (REDIS_URL required); `burst` stops when the queue is empty
+    (and polls no watches)."""
+    from arq import Worker, cron, func
     from arq.connections import RedisSettings
 
     if settings.redis.url is None:
@@ -133,6 +155,16 @@ def build_worker(
         )
     redis_settings = RedisSettings.from_dsn(settings.redis.url.get_secret_value())
     redis_settings.conn_retries = 2
+    ticks = [
+        cron(
+            watch_tick,
+            name=WATCH_JOB_NAME,
+            second=_tick_seconds(settings),
+            timeout=WATCH_TICK_TIMEOUT,
+            keep_result=0,
+            max_tries=1,
+        )
+    ]
     return Worker(
         functions=[
             func(
@@ -143,6 +175,7 @@ def build_worker(
                 max_tries=MAX_TRIES,
             )
         ],
+        cron_jobs=[] if burst else ticks,  # a burst worker empties the queue and exits: no schedule
         queue_name=settings.redis.queue_name,
         redis_settings=redis_settings,
         max_jobs=settings.worker.concurrency,

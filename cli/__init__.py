@@ -1,4 +1,5 @@
-"""The `autointel` command line: analyze, runs [show|cancel], models, memory, eval, bot, worker, db, doctor.
+"""The `autointel` command line: analyze, runs [show|cancel], watch, models, memory, eval, bot, worker, db,
+doctor.
 
 Every failure ends in one line on stderr and a non-zero exit code:
 1 for a failed command (bad source, failed stage, unreachable store), 2 for bad settings
@@ -65,6 +66,23 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("run_id", metavar="ID", help="run id (or its first 6+ characters)")
     cancel = run_actions.add_parser("cancel", help="cancel a queued or running run, wherever it runs")
     cancel.add_argument("run_id", metavar="ID", help="run id (or its first 6+ characters)")
+
+    watch = commands.add_parser("watch", help="watch channels, playlists and feeds for new uploads")
+    watch_actions = watch.add_subparsers(dest="action", required=True, metavar="ACTION")
+    watch_add = watch_actions.add_parser("add", help="watch a channel, playlist or RSS/Atom feed")
+    watch_add.add_argument("url", metavar="URL")
+    watch_add.add_argument("--guild", required=True, type=_positive, metavar="ID", help="Discord server id")
+    watch_add.add_argument("--channel", required=True, type=_positive, metavar="ID", help="its channel id")
+    watch_add.add_argument(
+        "--depth", choices=[d.value for d in Depth], default=Depth.STANDARD.value, help="analysis depth tier"
+    )
+    watch_add.add_argument("--backfill", type=int, default=0, metavar="N", help="also the newest N uploads")
+    watch_add.add_argument("--digest", choices=["none", "daily"], default="none", help="one daily message")
+    watch_list = watch_actions.add_parser("list", help="the watches with their polling state")
+    watch_list.add_argument("--guild", type=_positive, metavar="ID", help="only this server's watches")
+    watch_remove = watch_actions.add_parser("remove", help="stop watching")
+    watch_remove.add_argument("watch_id", type=int, metavar="ID")
+    watch_actions.add_parser("poll", help="poll every due watch now (runs start like the bot's)")
 
     models = commands.add_parser("models", help="the model catalogue with each model's live statistics")
     models.add_argument("--json", action="store_true", help="print the catalogue and statistics as JSON")
@@ -149,6 +167,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cli.runs import upgrade_database
 
         return asyncio.run(upgrade_database(settings))
+    if args.command == "watch":
+        from cli import watch as watches
+
+        if args.action == "add":
+            return asyncio.run(
+                watches.add(
+                    settings,
+                    args.url,
+                    str(args.guild),
+                    str(args.channel),
+                    Depth(args.depth),
+                    args.backfill,
+                    args.digest,
+                )
+            )
+        if args.action == "list":
+            return asyncio.run(watches.list_watches(settings, str(args.guild) if args.guild else None))
+        if args.action == "remove":
+            return asyncio.run(watches.remove(settings, args.watch_id))
+        return asyncio.run(watches.poll(settings))
     if args.command == "models":
         from cli.models import list_models
 

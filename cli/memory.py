@@ -1,4 +1,11 @@
-"""`autointel memory search` and `autointel memory ingest`: the vector memory from the command line."""
+"""`autointel memory search` and `autointel memory ingest`: the vector memory from the command line.
+
+An ingest reads and checks the whole file before it writes anything: a JSON Lines file with
+malformed lines is reported line by line ("line 7: not valid JSON (…)") on stderr, followed
+by a one-line summary, and nothing of it is stored (exit status 1). Item ids are derived from
+their content, so ingesting a file again (for instance after an interrupted write) stores
+each item once.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from memory.errors import MemoryStoreError
+from memory.errors import CorpusError, MemoryStoreError
 from settings import Settings
 
 PREVIEW_CHARS = 100
@@ -30,6 +37,11 @@ def _preview(text: str) -> str:
 
 
 def _fail(exc: MemoryStoreError) -> int:
+    """Report `exc` on stderr (a corpus's malformed lines one per line, then the summary); 1."""
+    if isinstance(exc, CorpusError) and exc.problems:
+        print("\n".join(exc.problems), file=sys.stderr)
+        print(f"autointel: {exc.message}; nothing was ingested", file=sys.stderr)
+        return 1
     print(f"autointel: {exc.message}", file=sys.stderr)
     return 1
 

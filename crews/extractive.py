@@ -25,7 +25,7 @@ import numpy as np
 from crews.figures import figures
 from crews.grounding import TranscriptIndex
 from crews.schemas import ExtractedClaim, KeyPoint
-from crews.text import Sentence, shorten
+from crews.text import STOPWORDS, Sentence, shorten
 
 MAX_ITEM_CHARS = 200  # key points and claims are quoted whole: longer sentences are not used
 MMR_LAMBDA = 0.7
@@ -144,12 +144,19 @@ def checkworthiness(text: str) -> float:
 
 
 def entities(text: str) -> list[str]:
-    """Capitalised names after the first word (a light stand-in for named-entity recognition)."""
+    """Runs of capitalised words (a light stand-in for named-entity recognition).
+
+    The sentence's first word counts only when the next word is capitalised too and it is not
+    a stopword ("Phil Jones says" names Phil Jones; "The Eiffel Tower" names Eiffel Tower).
+    """
     found: list[str] = []
     current: list[str] = []
-    for position, match in enumerate(_WORD.finditer(text)):
-        word = match.group()
-        if word[0].isupper() and position > 0 and word not in ("I", "I'm"):
+    words = [match.group() for match in _WORD.finditer(text)]
+    for position, word in enumerate(words):
+        opens = (
+            len(words) > 1 and words[1][0].isupper() and word.lower() not in STOPWORDS
+        )  # a name that starts the sentence
+        if word[0].isupper() and (position > 0 or opens) and word not in ("I", "I'm"):
             current.append(word)
             continue
         if current:

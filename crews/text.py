@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 MAX_SENTENCE_WORDS = 25
@@ -55,8 +56,12 @@ def content_words(text: str) -> list[str]:
     return [stem(w) for w in normalise(text).split() if w not in STOPWORDS]
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
-    """A light stem so that plural and tense variants meet ("rises", "rising" → "ris")."""
+    """A light stem so that plural and tense variants meet ("rises", "rising" → "ris").
+
+    Memoised: web pages and transcripts repeat their words, and BM25 stems every one.
+    """
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             return word[: -len(suffix)]

@@ -46,7 +46,7 @@ import httpx
 from evidence.cache import EvidenceCache
 from evidence.passages import decode_text, looks_binary, main_text
 from pipelines.errors import BlockedAddressError, UnreachableHostError
-from pipelines.netguard import check_host, guarded
+from pipelines.netguard import check_host, guarded, numeric_ipv4
 from settings import EvidenceSettings
 
 MAX_REDIRECTS = 5
@@ -57,7 +57,6 @@ ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309: read at least 500 KiB, ignore the res
 ROBOTS_TTL_SECONDS = 86400  # RFC 9309: a cached robots.txt is good for a day at most
 ERROR_KINDS = ("blocked", "robots", "timeout", "too_large", "unsupported", "http", "unreachable")
 
-_NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+", re.IGNORECASE)
 _BLOCKED_TARGET = re.compile(r"refused to connect to (.+): not a public address")
 
 
@@ -118,29 +117,13 @@ class _Answer:
 
 
 def ipv4_literal(host: str) -> str | None:
-    """The dotted quad a numeric host means (WHATWG IPv4 parser), or None for a host name.
+    """The dotted quad a numeric host means (`pipelines.netguard.numeric_ipv4`), or None for a name.
 
     `2130706433`, `0x7f000001`, `127.1` and `0177.0.0.1` all mean 127.0.0.1. A host whose
     last label is numeric but that is no valid address raises `ValueError`.
     """
-    labels = host.split(".")
-    if len(labels) > 1 and labels[-1] == "":
-        labels.pop()
-    if not _NUMERIC_LABEL.fullmatch(labels[-1]):
-        return None
-    if len(labels) > 4 or not all(_NUMERIC_LABEL.fullmatch(label) for label in labels):
-        raise ValueError(f"{host} is not a valid IPv4 address")
-    numbers = [
-        int(label[2:] or "0", 16)
-        if label[:2].lower() == "0x"
-        else int(label, 8 if len(label) > 1 and label[0] == "0" else 10)  # ValueError: 8, 9 in octal
-        for label in labels
-    ]
-    *head, last = numbers
-    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
-        raise ValueError(f"{host} is not a valid IPv4 address")
-    value = last + sum(n * 256 ** (3 - i) for i, n in enumerate(head))
-    return ".".join(str((value >> shift) & 255) for shift in (24, 16, 8, 0))
+    address = numeric_ipv4(host)
+    return None if address is None else str(address)
 
 
 def parse_target(url: str | httpx.URL, params: dict[str, str] | None = None) -> Target:
@@ -289,18 +272,22 @@ class Fetcher:
         page: bool = False,
         limit: int = 0,
         api: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> _Answer:
         """GET with checked redirects; a final non-2xx answer raises FetchError("http").
 
         `page` refuses non-page content types before the body is read; a `limit` (robots.txt)
-        truncates the body there instead of refusing it at EVIDENCE_MAX_PAGE_BYTES.
+        truncates the body there instead of refusing it at EVIDENCE_MAX_PAGE_BYTES; `headers`
+        are sent with every hop (conditional requests: a 304 is an "http" error with that status).
         """
         for _ in range(MAX_REDIRECTS + 1):
             private = self.allow_private or (api and target.origin in self.api_origins)
             await self._check_address(target, private)
             if robots and not await self._robots_allow(target):
                 raise target.fail("robots", f"{target.url} is disallowed by the site's robots.txt")
-            answer = await self._once(target, accept, page=page, limit=limit, private=private)
+            answer = await self._once(
+                target, accept, page=page, limit=limit, private=private, headers=headers
+            )
             location = answer.headers.get("location")
             if answer.status not in REDIRECT_STATUSES or not location:
                 break
@@ -331,7 +318,16 @@ class Fetcher:
         except UnreachableHostError as exc:
             raise target.fail("unreachable", exc.message) from exc
 
-    async def _once(self, target: Target, accept: str, *, page: bool, limit: int, private: bool) -> _Answer:
+    async def _once(
+        self,
+        target: Target,
+        accept: str,
+        *,
+        page: bool,
+        limit: int,
+        private: bool,
+        headers: dict[str, str] | None,
+    ) -> _Answer:
         """One guarded request under the host's slot; reads the body (capped) of a 2xx answer only."""
         timeout = self.settings.fetch_timeout_seconds
         async with self._slots[target.host]:
@@ -339,7 +335,9 @@ class Fetcher:
                 try:
                     async with asyncio.timeout(timeout):
                         self.stats["requests"] += 1
-                        request = self._client.stream("GET", target.url, headers={"Accept": accept})
+                        request = self._client.stream(
+                            "GET", target.url, headers={"Accept": accept, **(headers or {})}
+                        )
                         async with request as response:
                             body = b""
                             if 200 <= response.status_code < 300:

@@ -36,10 +36,10 @@ from crews.builder import Tier
 from crews.extractive import entities
 from crews.figures import figures
 from crews.schemas import SearchQueriesOutput
-from crews.text import content_words, normalise
+from crews.text import STOPWORDS, content_words, normalise
 from evidence.cache import EvidenceCache
 from evidence.fetch import Fetcher, FetchError, Page
-from evidence.passages import rank, split_passages
+from evidence.passages import MemoEmbedder, rank, split_passages
 from evidence.providers import ProviderError, SearchHit, SearxNG, Wikipedia, ZimArchive
 from observability.metrics import (
     EVIDENCE_FETCH_SECONDS,
@@ -56,9 +56,14 @@ MEMORY = "memory"
 WEB_PASSAGES = 5  # passages from outside sources given to the judge per claim
 MAX_QUOTE_CHARS = 400  # evidence is quoted, length-capped (and short passages embed fast)
 PASSAGE_SENTENCES = 2  # side by side, not overlapping: every sentence is quoted whole in one passage
-PREFILTER = 16  # passages BM25 keeps for the embedder, per claim
+PREFILTER = 8  # passages BM25 keeps for the embedder, per claim (more lets distractors in)
 RESULTS_PER_SEARCH = 5
 QUERY_CHARS = 300
+VARIANT_WORDS = 3  # key words beside names and figures in a claim's focused query
+_QUERY_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_REPORTING = frozenset(
+    "say says said claim claims claimed find finds found show shows suggest suggests".split()
+)
 
 
 class Provider(Protocol):
@@ -72,12 +77,22 @@ class Provider(Protocol):
 
 
 def claim_queries(claim: str, limit: int) -> list[str]:
-    """The claim itself, then an entity-focused variant (names, figures, key words), deduplicated."""
+    """The claim itself, then an entity-focused variant, deduplicated.
+
+    The variant keeps the claim's names and figures and its first few other key words as
+    written (search engines want words, not stems), so an engine that ranks the whole claim
+    poorly still meets the pages about its subject.
+    """
     queries = [" ".join(claim.split())[:QUERY_CHARS]]
     named = entities(claim)
     stated = [f.text for f in figures(claim)]
-    words = [w for w in content_words(claim) if len(w) > 3][:4]
-    focused = " ".join(dict.fromkeys(named + stated + ([] if named else words)))
+    in_names = {word.lower() for name in named for word in name.split()}
+    words = [
+        w
+        for w in _QUERY_WORD.findall(claim)
+        if len(w) > 2 and normalise(w) not in STOPWORDS | _REPORTING and w.lower() not in in_names
+    ]
+    focused = " ".join(dict.fromkeys(named + stated + words[:VARIANT_WORDS]))
     if focused:
         queries.append(focused)
     unique: dict[str, str] = {}
@@ -115,6 +130,7 @@ class RunEvidence:
     pages_left: int = 0
     answered: set[str] = field(default_factory=set)
     probes: dict[str, asyncio.Lock] = field(default_factory=dict)
+    embedder: MemoEmbedder | None = None  # the run's passages are embedded once
 
     @classmethod
     @asynccontextmanager
@@ -271,15 +287,17 @@ class RunEvidence:
     async def _passages(self, claim: Claim, documents: list[tuple[SearchHit, str]]) -> list[Evidence]:
         from crews.grounding import embedder_of
 
-        pieces = [
-            (hit, passage)
-            for hit, text in documents
-            for passage in split_passages(text, PASSAGE_SENTENCES, MAX_QUOTE_CHARS, overlap=0)
-        ]
+        unique: dict[str, tuple[SearchHit, str]] = {}  # mirrored text is one passage, not k copies
+        for hit, text in documents:
+            for passage in split_passages(text, PASSAGE_SENTENCES, MAX_QUOTE_CHARS, overlap=0):
+                unique.setdefault(normalise(passage), (hit, passage))
+        pieces = list(unique.values())
         if not pieces:
             return []
+        if self.embedder is None:
+            self.embedder = MemoEmbedder(embedder_of(self.resources))
         texts = [p for _, p in pieces]
-        ranked = await rank(embedder_of(self.resources), claim.text, texts, WEB_PASSAGES, prefilter=PREFILTER)
+        ranked = await rank(self.embedder, claim.text, texts, WEB_PASSAGES, prefilter=PREFILTER)
         EVIDENCE_PASSAGES.inc(len(pieces))
         return [
             Evidence(

@@ -47,6 +47,25 @@ class Embeds(Protocol):
         ...
 
 
+class MemoEmbedder:
+    """An `Embeds` that remembers vectors by text: pages shared by several claims embed once."""
+
+    def __init__(self, inner: Embeds, capacity: int = 4096) -> None:
+        """Wrap `inner`, keeping at most `capacity` vectors (oldest dropped first)."""
+        self.inner, self.capacity = inner, capacity
+        self.vectors: dict[str, list[float]] = {}
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors for `texts`; only the ones not seen before reach the wrapped embedder."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        fresh = dict(zip(missing, await self.inner.embed(missing), strict=True)) if missing else {}
+        found = [fresh[t] if t in fresh else self.vectors[t] for t in texts]
+        self.vectors.update(fresh)
+        while len(self.vectors) > self.capacity:
+            del self.vectors[next(iter(self.vectors))]
+        return found
+
+
 def _codec(label: bytes | None) -> str | None:
     """Python's codec for a charset label (windows-1252 for its WHATWG aliases), or None."""
     if label is None:

@@ -10,6 +10,10 @@ Two formats, chosen by the file suffix:
   `evidences[*]` becomes one item with `text` = its "evidence" sentence, `source` = its
   "article" and `extra.evidence_id`. The claim and its labels are not stored — they are what
   a fact-check is measured against.
+
+Nothing is returned from a file with a malformed part: every JSON Lines line is checked
+first, and a file with bad lines raises one `CorpusError` whose `problems` name each of them
+("line 7: not valid JSON (…)"), so an ingest writes all of a file or none of it.
 """
 
 from __future__ import annotations
@@ -24,21 +28,26 @@ from memory.vector import MemoryItem
 
 WINDOW_WORDS = 60
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+EVIDENCE_NEEDED = 'every evidence needs an "evidence" sentence'
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def load_corpus(path: Path) -> list[MemoryItem]:
-    """Read a reference corpus file; raise `CorpusError` (one line) if it is missing or malformed."""
+    """Read a reference corpus file; raise `CorpusError` if it is missing or any part is malformed."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError as exc:
         raise CorpusError(f"file not found: {path}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CorpusError(f"cannot read {path}: {exc}") from exc
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if path.suffix.lower() in JSONL_SUFFIXES:
-        items = _jsonl_items(text, path)
+        items = _jsonl_items(data, path)
     else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CorpusError(f"cannot read {path}: not UTF-8 text (byte {exc.start})") from exc
         items = _text_items(text, path.name)
     if not items:
         raise CorpusError(f"no text to ingest in {path}")
@@ -80,29 +89,55 @@ def _scalar_extras(obj: dict[str, Any], skip: set[str]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in skip and isinstance(v, str | int | float | bool)}
 
 
-def _jsonl_items(text: str, path: Path) -> list[MemoryItem]:
+def _jsonl_items(data: bytes, path: Path) -> list[MemoryItem]:
+    """Items of every line, or `CorpusError` listing every malformed line (nothing half-read)."""
     items: list[MemoryItem] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    problems: list[str] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{path} line {number} is not valid JSON: {exc.msg}") from exc
-        if not isinstance(obj, dict):
-            raise CorpusError(f"{path} line {number} is not a JSON object")
-        if isinstance(obj.get("evidences"), list):
-            items += evidence_items(obj["evidences"], path, number)
-        elif isinstance(obj.get("text"), str):
-            if obj["text"].strip():
-                source = obj.get("source") or obj.get("title") or path.name
-                extra = _scalar_extras(obj, {"text", "source", "title"})
-                items.append(
-                    MemoryItem(" ".join(obj["text"].split()), "reference", source=str(source), extra=extra)
-                )
-        else:
-            raise CorpusError(f'{path} line {number} has neither "text" nor "evidences"')
+            items += _line_items(raw, path, number)
+        except _BadLine as bad:
+            problems.append(f"line {number}: {bad.reason}")
+    if problems:
+        count = f"{len(problems)} malformed line{'s' if len(problems) > 1 else ''}"
+        raise CorpusError(f"{path} has {count}, first {problems[0]}", tuple(problems))
     return items
+
+
+class _BadLine(Exception):
+    """One malformed JSON Lines line; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _line_items(raw: bytes, path: Path, number: int) -> list[MemoryItem]:
+    """The items of one JSON Lines line (none for a blank line); `_BadLine` when it is malformed."""
+    try:
+        line = raw.decode("utf-8").removesuffix("\r")
+    except UnicodeDecodeError as exc:
+        raise _BadLine(f"not UTF-8 text (byte {exc.start + 1} of the line)") from exc
+    if not line.strip():
+        return []
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise _BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    if not isinstance(obj, dict):
+        raise _BadLine("not a JSON object")
+    if isinstance(obj.get("evidences"), list):
+        try:
+            return evidence_items(obj["evidences"], path, number)
+        except CorpusError as exc:
+            raise _BadLine(EVIDENCE_NEEDED) from exc
+    if not isinstance(obj.get("text"), str):
+        raise _BadLine('it has neither a "text" string nor an "evidences" list')
+    if not obj["text"].strip():
+        return []
+    source = obj.get("source") or obj.get("title") or path.name
+    extra = _scalar_extras(obj, {"text", "source", "title"})
+    return [MemoryItem(" ".join(obj["text"].split()), "reference", source=str(source), extra=extra)]
 
 
 def evidence_items(evidences: list[Any], path: Path, number: int) -> list[MemoryItem]:
@@ -110,7 +145,7 @@ def evidence_items(evidences: list[Any], path: Path, number: int) -> list[Memory
     items: list[MemoryItem] = []
     for evidence in evidences:
         if not isinstance(evidence, dict) or not isinstance(evidence.get("evidence"), str):
-            raise CorpusError(f'{path} line {number}: every evidence needs an "evidence" sentence')
+            raise CorpusError(f"{path} line {number}: {EVIDENCE_NEEDED}")
         sentence = " ".join(evidence["evidence"].split())
         if not sentence:
             continue

@@ -42,6 +42,14 @@ class MemoryUnavailableError(MemoryStoreError):
 
 
 class CorpusError(MemoryStoreError):
-    """A reference corpus file is missing or cannot be parsed."""
+    """A reference corpus file is missing or cannot be parsed.
+
+    `problems` lists every malformed line of a JSON Lines file as "line N: reason", in order;
+    `message` is the one-line summary.
+    """
 
     code = "bad_corpus"
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems

@@ -234,13 +234,16 @@ def _revision_check(where: str, current: str | None) -> CheckResult:
 
 
 async def check_database(settings: Settings) -> list[CheckResult]:
-    """Connect to the run store and compare its `alembic_version` with the code's head (never migrates)."""
+    """Connect to the run store and compare its `alembic_version` with the code's head (never migrates);
+    then report the watches whose polls fail (observability.watch_checks)."""
     await preload("sqlalchemy.ext.asyncio", "pipelines.store")
     from sqlalchemy import inspect, text
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
+
+    from observability.watch_checks import check_watches
 
     url = make_url(settings.database_url)
     where = url.render_as_string(hide_password=True)
@@ -262,12 +265,13 @@ async def check_database(settings: Settings) -> list[CheckResult]:
             migrated = await conn.run_sync(lambda sync: inspect(sync).has_table("alembic_version"))
             query = text("SELECT version_num FROM alembic_version")
             current = (await conn.execute(query)).scalar() if migrated else None
+            watches = await check_watches(conn)
     except (OSError, SQLAlchemyError, TimeoutError) as exc:
         fix = "start the database server, or fix DATABASE_URL (host, port, user, password, database)"
         return [CheckResult(Status.FAIL, "database", f"cannot open {where}: {reason(exc)}", fix)]
     finally:
         await engine.dispose()
-    return [await asyncio.to_thread(_revision_check, where, current)]
+    return [await asyncio.to_thread(_revision_check, where, current), *watches]
 
 
 async def check_redis(settings: Settings) -> list[CheckResult]:

@@ -7,7 +7,8 @@ Checks, in report order (each: ok / warn / fail, label, details, how to fix):
   guild the bot's Send Messages / Embed Links / Attach Files / Manage Webhooks in each visible
   text channel (warn when missing); no token = warn.
 - database: the run store answers and `alembic_version` is the code's head (missing table or
-  older revision = warn "run autointel db upgrade"; never migrates, never creates the SQLite file).
+  older revision = warn "run autointel db upgrade"; never migrates, never creates the SQLite file);
+  then watches whose polls fail (warn, naming them and their last error).
 - redis: PING when REDIS_URL is set; ok "in-process queue" otherwise.
 - embeddings and vector memory: the embedder's dimension (bundled MiniLM: 384; an endpoint is
   probed), Qdrant reachable (server) or its local folder present or creatable (never created),

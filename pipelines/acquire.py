@@ -65,7 +65,7 @@ class _SizeLimitExceeded(Exception):
         self.downloaded = downloaded
 
 
-class _YtdlpLogger:
+class YtdlpLogger:
     """Routes yt-dlp's messages to `logging` and notices its silent max-filesize skip."""
 
     def __init__(self) -> None:
@@ -109,14 +109,14 @@ async def acquire(deps: StageDeps, inputs: AcquireInputs) -> Media:
     parts = urlsplit(source.location)
     host = parts.hostname or ""
     await check_host(host, parts.port or (443 if parts.scheme == "https" else 80), limits.allow_private_urls)
-    logger = _YtdlpLogger()
+    logger = YtdlpLogger()
     with guarded(limits.allow_private_urls) as guard:
         try:
             fetched = await asyncio.to_thread(_fetch, source.location, deps.workdir, limits, logger)
         except _SizeLimitExceeded as exc:
             raise TooLargeError(_too_large_message(limits.max_filesize_bytes)) from exc
         except YoutubeDLError as exc:
-            raise _map_error(exc, guard, logger, limits, host) from exc
+            raise map_ytdlp_error(exc, guard, logger, limits, host) from exc
     return await asyncio.to_thread(_describe, fetched, source.location, limits)
 
 
@@ -175,7 +175,7 @@ def choose_subtitle_language(subtitles: dict[str, Any] | None, wanted: str) -> s
     return None
 
 
-def _base_options(workdir: Path, limits: PipelineSettings, logger: _YtdlpLogger) -> dict[str, Any]:
+def _base_options(workdir: Path, limits: PipelineSettings, logger: YtdlpLogger) -> dict[str, Any]:
     """yt-dlp options shared by every call: quiet, logged, bounded, no user config."""
 
     def size_hook(progress: dict[str, Any]) -> None:
@@ -211,7 +211,7 @@ def _base_options(workdir: Path, limits: PipelineSettings, logger: _YtdlpLogger)
     }
 
 
-def _fetch(url: str, workdir: Path, limits: PipelineSettings, logger: _YtdlpLogger) -> _Fetched:
+def _fetch(url: str, workdir: Path, limits: PipelineSettings, logger: YtdlpLogger) -> _Fetched:
     """Extract, check limits, then download subtitles or audio (runs in a worker thread)."""
     workdir.mkdir(parents=True, exist_ok=True)
     try:
@@ -222,9 +222,7 @@ def _fetch(url: str, workdir: Path, limits: PipelineSettings, logger: _YtdlpLogg
         raise
 
 
-def _extract_and_download(
-    url: str, workdir: Path, limits: PipelineSettings, logger: _YtdlpLogger
-) -> _Fetched:
+def _extract_and_download(url: str, workdir: Path, limits: PipelineSettings, logger: YtdlpLogger) -> _Fetched:
     options = _base_options(workdir, limits, logger)
     with yt_dlp.YoutubeDL(options) as ydl:
         info = ydl.extract_info(url, download=False)
@@ -336,8 +334,8 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _map_error(
-    exc: YoutubeDLError, guard: GuardState, logger: _YtdlpLogger, limits: PipelineSettings, host: str
+def map_ytdlp_error(
+    exc: YoutubeDLError, guard: GuardState, logger: YtdlpLogger, limits: PipelineSettings, host: str
 ) -> PipelineError:
     """Translate a yt-dlp failure into the pipeline's error for the user."""
     chain = _causes(exc)

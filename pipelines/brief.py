@@ -272,7 +272,7 @@ async def brief(deps: StageDeps, inputs: BriefInputs) -> Briefing:
     briefing = Briefing(
         title=summary.title if summary else (inputs.acquire.title or "Untitled recording"),
         tldr=summary.tldr if summary else _no_summary(inputs.analyze),
-        source=url or inputs.request.source.location,
+        source=url or inputs.request.source.shown,
         depth=inputs.request.depth,
         duration_seconds=inputs.transcribe.duration_seconds,
         key_points=summary.key_points if summary else [],

@@ -5,6 +5,7 @@
     │   ├── MalformedURLError          malformed_url    not a parseable http(s) URL
     │   ├── UnsupportedSchemeError     unsupported_scheme  scheme other than http/https
     │   ├── CredentialsInURLError      credentials_in_url  user:password@ in the URL
+    │   ├── DeceptiveHostError         deceptive_host   a look-alike (homograph) international host name
     │   ├── SourceNotFoundError        file_not_found   local path does not exist
     │   └── EmptySourceError           empty_file       zero-byte file or response
     ├── AcquisitionError
@@ -18,14 +19,19 @@
     │   └── MediaUnavailableError      media_unavailable  the site refuses the media (private, removed, …)
     ├── TranscriptionError             transcription_failed
     │   └── NoSpeechError              no_speech        the audio holds no recognisable speech
-    └── RunError
-        ├── RunNotFoundError           run_not_found
-        ├── StoreUnavailableError      store_unavailable  the database cannot be opened
-        ├── MemoryRequiredError        memory_unavailable long-term memory was not opened
-        ├── InternalStageError         internal_error   unexpected failure inside a stage
-        ├── RunCancelledError          cancelled        a user cancelled the run
-        ├── QueueUnavailableError      queue_unavailable  Redis (REDIS_URL) cannot be reached
-        └── RunFailedError             (stored code)    a run that failed in a worker, as recorded
+    ├── RunError
+    │   ├── RunNotFoundError           run_not_found
+    │   ├── StoreUnavailableError      store_unavailable  the database cannot be opened
+    │   ├── MemoryRequiredError        memory_unavailable long-term memory was not opened
+    │   ├── InternalStageError         internal_error   unexpected failure inside a stage
+    │   ├── RunCancelledError          cancelled        a user cancelled the run
+    │   ├── QueueUnavailableError      queue_unavailable  Redis (REDIS_URL) cannot be reached
+    │   └── RunFailedError             (stored code)    a run that failed in a worker, as recorded
+    └── WatchError
+        ├── WatchLimitError            watch_limit      a server's watch limit is reached
+        ├── WatchExistsError           watch_exists     the channel already watches this URL
+        ├── WatchNotFoundError         watch_not_found  no such watch (in this server)
+        └── WatchListingError          watch_listing    a watched source could not be listed
 
 Every error carries a stable `code` (stored in the run record) and a short message fit
 for a Discord user or a CLI line; `describe()` is the single mapping used by all clients.
@@ -58,6 +64,10 @@ class UnsupportedSchemeError(SourceError):
 
 class CredentialsInURLError(SourceError):
     code = "credentials_in_url"
+
+
+class DeceptiveHostError(SourceError):
+    code = "deceptive_host"
 
 
 class SourceNotFoundError(SourceError):
@@ -150,6 +160,26 @@ class RunFailedError(RunError):
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class WatchError(PipelineError):
+    """Watchlist refusals and failures (pipelines.watch)."""
+
+
+class WatchLimitError(WatchError):
+    code = "watch_limit"
+
+
+class WatchExistsError(WatchError):
+    code = "watch_exists"
+
+
+class WatchNotFoundError(WatchError):
+    code = "watch_not_found"
+
+
+class WatchListingError(WatchError):
+    code = "watch_listing"
 
 
 def describe(exc: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import PurePath
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -27,6 +28,11 @@ class Source(BaseModel):
     kind: Literal["url", "file"]
     location: str = Field(description="canonical URL, or absolute path of the local file")
     key: str = Field(description="identity for reuse: the canonical URL or 'sha256:<hex>'")
+
+    @property
+    def shown(self) -> str:
+        """What members and reports see: the URL, or only a file's name (never the server's paths)."""
+        return self.location if self.kind == "url" else PurePath(self.location).name
 
 
 class RunRequest(BaseModel):

@@ -11,6 +11,11 @@ and a connect):
    switch is a `contextvars.ContextVar`, so `asyncio.to_thread` workers started inside the
    guard are covered while database and other connections elsewhere in the process are not.
 
+`parse_ip_literal()` recognises every spelling of an IP address a URL parser or resolver
+accepts — IPv6 in brackets, IPv4-mapped IPv6, and the legacy decimal (2130706433), octal
+(0177.0.0.1), hex (0x7f.1) and shortened (127.1) IPv4 forms — so none of them slips past the
+policy as a "host name".
+
 Link-local (including the 169.254.169.254 cloud metadata service), unspecified, multicast and
 reserved addresses are never allowed; loopback, private (RFC 1918, IPv6 ULA) and carrier-grade
 NAT (100.64.0.0/10) only with ALLOW_PRIVATE_URLS. Production deployments should also restrict
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import sys
 import threading
@@ -36,6 +42,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+", re.IGNORECASE)
 
 
 class ConnectBlocked(ConnectionRefusedError):
@@ -69,6 +76,51 @@ def _unwrap(ip: IPAddress) -> IPAddress:
         if ip.sixtofour is not None:
             return ip.sixtofour
     return ip
+
+
+def numeric_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a numeric host spells (the WHATWG URL IPv4 parser), or None for a name.
+
+    "2130706433", "0x7f000001", "0177.0.0.1", "0x7f.1" and "127.1" all mean 127.0.0.1: up to
+    four labels, each decimal, 0x-hex or 0-octal, the last one filling the remaining bytes.
+    A host whose last label is numeric but that is no valid address ("1.2.3.4.5", "08.1",
+    "foo.0x10") raises `ValueError`, as it fails in browsers.
+    """
+    labels = host.split(".")
+    if len(labels) > 1 and labels[-1] == "":
+        labels.pop()  # a trailing dot
+    if not _NUMERIC_LABEL.fullmatch(labels[-1]):
+        return None
+    if len(labels) > 4 or not all(_NUMERIC_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{host} is not a valid IPv4 address")
+    try:
+        numbers = [
+            int(label[2:] or "0", 16)
+            if label[:2].lower() == "0x"
+            else int(label, 8 if len(label) > 1 and label[0] == "0" else 10)
+            for label in labels
+        ]
+    except ValueError as exc:  # 8 or 9 in an octal label
+        raise ValueError(f"{host} is not a valid IPv4 address") from exc
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
+        raise ValueError(f"{host} is not a valid IPv4 address")
+    return ipaddress.IPv4Address(last + sum(n << (8 * (3 - i)) for i, n in enumerate(head)))
+
+
+def parse_ip_literal(host: str) -> IPAddress | None:
+    """The address `host` spells as an IP literal (bracketed IPv6, any IPv4 form), else None."""
+    text = host.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    try:
+        return numeric_ipv4(text)
+    except ValueError:
+        return None
 
 
 def is_allowed_address(ip: str | IPAddress, allow_private: bool) -> bool:
@@ -109,10 +161,7 @@ async def check_host(host: str, port: int, allow_private: bool) -> list[str]:
     Raises `UnreachableHostError` when the name does not resolve and `BlockedAddressError`
     when any resolved address is not allowed.
     """
-    try:  # an IP literal needs no resolver (and no executor thread)
-        literal = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        literal = None
+    literal = parse_ip_literal(host)  # an IP literal needs no resolver (and no executor thread)
     if literal is not None:
         if not is_allowed_address(literal, allow_private):
             raise BlockedAddressError(blocked_message(str(literal), host))

@@ -33,6 +33,25 @@ log = logging.getLogger(__name__)
 
 Job = Callable[[str], Awaitable[None]]
 JOB_NAME = "run_job"  # the arq function name workers register
+WATCH_JOB_NAME = "watch_tick"  # workers' cron job polling the watches (shares the queue; not a run)
+REDIS_RETRIES = 30  # with the backoff below ≈ 1 min: a Redis restart is ridden out, an outage surfaces
+
+
+async def ride_out_restarts(redis: ArqRedis) -> None:
+    """Retry every later command on this connection pool, reconnecting, with exponential backoff
+    (0.1 s doubling to 2 s, `REDIS_RETRIES` times), so a Redis restart delays the bot and the
+    workers instead of failing them. Applied after the first connect succeeded: a Redis that is
+    down at start-up still fails at once with a clear error."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    transient: list[type[Exception]] = [ConnectionError, TimeoutError, OSError]
+    retry = Retry(ExponentialBackoff(cap=2.0, base=0.1), REDIS_RETRIES, tuple(transient))  # type: ignore[arg-type]
+    pool = redis.connection_pool
+    pool.connection_kwargs.update(retry=retry, retry_on_error=transient)
+    await pool.disconnect()  # connections made before carry no retry: close and forget them
+    pool.reset()
 
 
 class RunQueue(Protocol):
@@ -165,6 +184,7 @@ class ArqQueue:
             redis = await create_pool(redis_settings, default_queue_name=queue_name)
         except (OSError, RedisError, ValueError) as exc:
             raise QueueUnavailableError(f"cannot reach Redis at REDIS_URL: {exc}") from exc
+        await ride_out_restarts(redis)
         return cls(redis, queue_name)
 
     async def enqueue(self, run_id: str) -> int:
@@ -182,9 +202,14 @@ class ArqQueue:
                 pipe.exists(in_progress_key_prefix + run_id)
             return [bool(found) for found in await pipe.execute()]
 
+    async def _queued_runs(self) -> list[str]:
+        """The ids of the queued jobs that are runs (arq also queues the watch cron's ticks here)."""
+        queued = [raw.decode() for raw in await self.redis.zrange(self.queue_name, 0, -1)]
+        return [job_id for job_id in queued if not job_id.startswith(f"{WATCH_JOB_NAME}:")]
+
     async def position(self, run_id: str) -> int | None:
         """0 while a worker runs it, 1.. while it waits, None when not queued."""
-        queued = [raw.decode() for raw in await self.redis.zrange(self.queue_name, 0, -1)]
+        queued = await self._queued_runs()
         if run_id not in queued:
             return None
         running = await self._running(queued)
@@ -198,8 +223,8 @@ class ArqQueue:
         return await self.waiting() + 1
 
     async def waiting(self) -> int:
-        """How many jobs wait for a worker (also published as the queue depth gauge)."""
-        queued = [raw.decode() for raw in await self.redis.zrange(self.queue_name, 0, -1)]
+        """How many runs wait for a worker (also published as the queue depth gauge)."""
+        queued = await self._queued_runs()
         count = sum(not busy for busy in await self._running(queued))
         QUEUE_DEPTH.labels(queue="arq").set(count)
         return count

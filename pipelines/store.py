@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, func, inspect, select, text, update
+from sqlalchemy import event, func, inspect, select, text, true, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -185,14 +185,18 @@ class RunStore:
             session.add(row)
         return run_record(row)
 
-    async def get_run(self, run_id: str) -> RunRecord:
-        """The run with this id (a unique prefix of at least 6 characters also works)."""
+    async def get_run(self, run_id: str, *, namespace: str | None = None) -> RunRecord:
+        """The run with this id (a unique prefix of at least 6 characters also works).
+
+        With `namespace`, only that namespace's runs are found: another guild's run, whole id
+        or prefix, is "not found", and a prefix is unique within the namespace.
+        """
+        scope = RunRow.namespace == namespace if namespace is not None else true()
         async with self._sessions() as session:
-            row = await session.get(RunRow, run_id)
+            row = await session.scalar(select(RunRow).where(RunRow.id == run_id, scope))
             if row is None and len(run_id) >= 6:
-                rows = (
-                    await session.scalars(select(RunRow).where(RunRow.id.startswith(run_id)).limit(2))
-                ).all()
+                query = select(RunRow).where(RunRow.id.startswith(run_id, autoescape=True), scope)
+                rows = (await session.scalars(query.limit(2))).all()
                 row = rows[0] if len(rows) == 1 else None
         if row is None:
             raise RunNotFoundError(f"no run with id {run_id!r}")

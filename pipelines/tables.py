@@ -41,7 +41,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-SCHEMA_REVISION = "0005"  # the newest migration; a test keeps it equal to Alembic's head
+SCHEMA_REVISION = "0006"  # the newest migration; a test keeps it equal to Alembic's head
 
 
 def utcnow() -> datetime:
@@ -134,4 +134,68 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "destination", name="uq_deliveries_destination"),
         Index("ix_deliveries_state", "state"),
+    )
+
+
+class WatchRow(Base):
+    """A watched channel, playlist or feed: where its new entries' briefings go and how polling goes.
+
+    `kind` ("feed" or "playlist") is learnt on the first poll; `baselined_at` marks the first
+    successful listing (entries seen then are back catalogue, except the newest `backfill`).
+    `etag` / `last_modified` make feed polls conditional. A failing poll raises `error_count`
+    and pushes `next_poll_at` back exponentially. `digest_through` is the end of the window
+    the last daily digest covered.
+    """
+
+    __tablename__ = "watches"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    guild_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2048))
+    kind: Mapped[str | None] = mapped_column(String(16), default=None)
+    depth: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(16), default="none")
+    backfill: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    baselined_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    etag: Mapped[str | None] = mapped_column(String(512), default=None)
+    last_modified: Mapped[str | None] = mapped_column(String(128), default=None)
+    error_count: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    digest_through: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    __table_args__ = (
+        UniqueConstraint("guild_id", "channel_id", "url", name="uq_watches_target"),
+        Index("ix_watches_next_poll", "next_poll_at"),
+    )
+
+
+class WatchEntryRow(Base):
+    """An entry a watch has seen: claimed once (the unique key decides between racing pollers).
+
+    `state`: "old" (back catalogue, never analysed), "claimed" (a poller won it and is submitting
+    its run), "submitted" (`run_id` set) or "skipped" (unusable; `note` says why).
+    """
+
+    __tablename__ = "watch_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    watch_id: Mapped[int] = mapped_column(ForeignKey("watches.id", ondelete="CASCADE"))
+    entry_key: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    title: Mapped[str | None] = mapped_column(String(300), default=None)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    state: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("watch_id", "entry_key", name="uq_watch_entries_key"),
+        Index("ix_watch_entries_run", "run_id"),
+        Index("ix_watch_entries_claimed", "claimed_at"),
     )

@@ -61,7 +61,6 @@ def test_guild_namespaces_are_separate(capsys: pytest.CaptureFixture[str], tmp_p
     ("args", "expected"),
     [
         (["memory", "ingest", "missing.jsonl"], "autointel: file not found: missing.jsonl"),
-        (["memory", "ingest", "bad.jsonl"], "autointel: bad.jsonl line 2 is not valid JSON"),
         (["memory", "ingest", "bad.jsonl", "--guild", "Not Valid"], "autointel: invalid memory namespace"),
         (["memory", "search", "x", "--guild", "../reference"], "autointel: invalid memory namespace"),
     ],
@@ -73,6 +72,31 @@ def test_errors_are_one_line_and_exit_1(
     assert main(args) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(expected) and "\n" not in err
+
+
+def test_malformed_jsonl_names_every_bad_line_and_ingests_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    corpus = tmp_path / "notes.jsonl"
+    good = ['{"text": "The Eiffel Tower is 330 metres tall."}', '{"text": "Octopuses have three hearts."}']
+    corpus.write_text("\n".join([good[0], "{not json}", good[1], '"just a string"', ""]), encoding="utf-8")
+    assert main(["memory", "ingest", str(corpus), "--guild", "77"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "line 2: not valid JSON (Expecting property name enclosed in double quotes at column 2)",
+        "line 4: not a JSON object",
+        f"autointel: {corpus} has 2 malformed lines, first line 2: not valid JSON "
+        "(Expecting property name enclosed in double quotes at column 2); nothing was ingested",
+    ]
+    assert main(["memory", "search", "Eiffel Tower", "--guild", "77"]) == 0
+    assert capsys.readouterr().out.strip() == "no matches in memory namespace '77'"  # not half-ingested
+
+    corpus.write_text("\n".join(good) + "\n", encoding="utf-8")  # fixed: the whole file goes in
+    assert main(["memory", "ingest", str(corpus), "--guild", "77"]) == 0
+    assert "stored 2 items from notes.jsonl in memory namespace '77' (2 in total" in capsys.readouterr().out
+    assert main(["memory", "ingest", str(corpus), "--guild", "77"]) == 0  # a repeat stores nothing twice
+    assert "(2 in total" in capsys.readouterr().out
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,7 +27,7 @@ async def test_autointel_progress_then_briefing_with_report(world: BotWorld, med
     await world.start()
     emu = world.emulator
     commands = {c["name"]: c for c in emu.registered_commands(world.guild_id)}
-    assert set(commands) == {"autointel", "runs", "recall"}
+    assert set(commands) == {"autointel", "runs", "recall", "watch"}
     assert commands["autointel"]["default_member_permissions"] is not None
     depth = next(o for o in commands["autointel"]["options"] if o["name"] == "depth")
     assert [c["value"] for c in depth["choices"]] == ["quick", "standard", "deep", "comprehensive"]
@@ -145,12 +145,13 @@ async def test_untrusted_text_cannot_ping_or_format(
     await world.briefing(run_id)
     posted = [m for m in world.emulator.messages if m.author_id == world.emulator.bot_user_id or m.webhook_id]
     report = next(a for m in posted for a in m.attachments if a.filename.endswith(".md"))
-    assert "@everyone" in report.data.decode()  # the transcript really carried it
+    assert "@everyone" in report.data.decode() and "\u202e" in report.data.decode()  # really carried
     for message in [*posted, interaction.original_message]:
         assert message is not None
         assert not message.mention_everyone and not message.mention_roles
         text = all_text(message)
         assert "@everyone" not in text and "<@&" not in text and "\n# " not in text
+        assert "<#" not in text and "\u202e" not in text and "\u200b\n" not in text
 
 
 async def test_the_report_respects_the_interactions_attachment_limit(

@@ -31,7 +31,7 @@ PAGE_WITH_BROKEN_SUBTITLES = PAGE_WITH_SUBTITLES.replace("subs.vtt", "missing.vt
 HOSTILE_VTT = """WEBVTT
 
 00:00:00.000 --> 00:00:05.000
-@everyone **look here** <@&123456789012345678> [click](https://evil.example)
+@everyone **look here** <@&123456789012345678> [click](https://evil.example) <#42> ||x|| \u202etxt.exe\u200b
 
 00:00:05.000 --> 00:00:11.000
 # Official announcement from the server admins
@@ -58,6 +58,7 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
     audio = JFK_FLAC.read_bytes()
     routes: dict[str, tuple[str, bytes]] = {
         "/jfk.flac": ("audio/flac", audio),
+        "/claims.ogg": ("audio/ogg", (DATA / "claims.ogg").read_bytes()),  # what fakes.scripted_flow answers
         "/fake.mp3": ("audio/mpeg", b"this is a text file pretending to be an mp3\n" * 20),
         "/nomedia.html": ("text/html; charset=utf-8", PAGE_WITHOUT_MEDIA.encode()),
         "/page.html": ("text/html; charset=utf-8", PAGE_WITH_SUBTITLES.encode()),
@@ -124,18 +125,25 @@ def _handler(server: MediaServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve_media() -> Iterator[MediaServer]:
-    """A ThreadingHTTPServer on 127.0.0.1 serving jfk.flac, fakes, redirects and errors."""
-    info = MediaServer(base_url="", port=0)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(info))
+def threaded_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """Serve `handler` from a ThreadingHTTPServer on a free port of 127.0.0.1; yield the port."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
-    info.port = httpd.server_address[1]
-    info.base_url = f"http://127.0.0.1:{info.port}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield info
+        yield httpd.server_address[1]
     finally:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def serve_media() -> Iterator[MediaServer]:
+    """A ThreadingHTTPServer on 127.0.0.1 serving jfk.flac, claims.ogg, fakes, redirects and errors."""
+    info = MediaServer(base_url="", port=0)
+    with threaded_http(_handler(info)) as port:
+        info.port = port
+        info.base_url = f"http://127.0.0.1:{port}"
+        yield info

@@ -64,19 +64,53 @@ def test_climate_fever_evidences_become_items_without_labels(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"text": "ok"}\n{"text": oops}\n', r"line 2 is not valid JSON"),
-        ('{"text": "ok"}\n[1, 2]\n', r"line 2 is not a JSON object"),
-        ('{"claim": "no evidence"}\n', r'line 1 has neither "text" nor "evidences"'),
+        ('{"text": "ok"}\n{"text": oops}\n', r"1 malformed line, first line 2: not valid JSON \(Expecting"),
+        ('{"text": "ok"}\n[1, 2]\n', r"line 2: not a JSON object"),
+        ('{"claim": "no evidence"}\n', r'line 1: it has neither a "text" string nor an "evidences" list'),
+        ('{"text": 42}\n', r'line 1: it has neither a "text" string'),
         ('{"evidences": [{"article": "A"}]}\n', r'line 1: every evidence needs an "evidence"'),
+        (
+            '{"text": "ok"}\n{"text": "caf\xe9"}\n'.encode("latin-1"),
+            r"line 2: not UTF-8 text \(byte 14 of the line\)",
+        ),
         ("\n\n", r"no text to ingest"),
     ],
 )
-def test_bad_jsonl_is_one_clear_error(tmp_path: Path, content: str, message: str) -> None:
+def test_bad_jsonl_is_one_clear_error(tmp_path: Path, content: str | bytes, message: str) -> None:
     corpus = tmp_path / "bad.jsonl"
-    corpus.write_text(content, encoding="utf-8")
+    corpus.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(CorpusError, match=message) as caught:
         load_corpus(corpus)
     assert "\n" not in caught.value.message
+
+
+def test_every_malformed_line_is_named_and_nothing_is_returned(tmp_path: Path) -> None:
+    lines = [
+        '{"text": "The Eiffel Tower is 330 metres tall."}',
+        "{broken",
+        "",
+        '{"text": "Octopuses have three hearts."}',
+        "[1]",
+        '{"evidences": "not a list", "text": 3}',
+        '{"text": "Line with a separator\u2028inside a string"}',  # one line, not two
+        '{"text": "last line without a newline"',
+    ]
+    corpus = tmp_path / "mixed.jsonl"
+    corpus.write_text("\r\n".join(lines), encoding="utf-8")
+    with pytest.raises(CorpusError) as caught:
+        load_corpus(corpus)
+    problems = caught.value.problems
+    assert [p.split(":", 1)[0] for p in problems] == ["line 2", "line 5", "line 6", "line 8"]
+    assert problems[0].startswith("line 2: not valid JSON (")
+    assert problems[1] == "line 5: not a JSON object"
+    assert caught.value.message.startswith(f"{corpus} has 4 malformed lines, first line 2: not valid JSON")
+    fixed = [line for n, line in enumerate(lines, 1) if n not in (2, 5, 6, 8)]
+    corpus.write_text("\n".join(fixed), encoding="utf-8")
+    assert [item.text for item in load_corpus(corpus)] == [
+        "The Eiffel Tower is 330 metres tall.",
+        "Octopuses have three hearts.",
+        "Line with a separator inside a string",
+    ]
 
 
 def test_missing_file(tmp_path: Path) -> None:

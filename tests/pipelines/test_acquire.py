@@ -13,12 +13,13 @@ import pytest
 from yt_dlp.networking.exceptions import TransportError
 from yt_dlp.utils import DownloadError, ExtractorError, YoutubeDLError
 
+from fakes.dns import rebind
 from pipelines.acquire import (
     AcquireInputs,
-    _map_error,
-    _YtdlpLogger,
+    YtdlpLogger,
     acquire,
     choose_subtitle_language,
+    map_ytdlp_error,
     media_still_present,
 )
 from pipelines.errors import (
@@ -304,6 +305,22 @@ async def test_private_address_refused_before_any_request(
     assert media_server.requests == []
 
 
+async def test_dns_rebinding_after_the_check_is_refused_at_connect_time(
+    make_deps: DepsFactory, media_server: MediaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pre-check sees a public address; the download's own lookup gets the media server's.
+    answers = rebind(monkeypatch, "rebind.test", "93.184.216.34", "127.0.0.1")
+    await _fails(
+        make_deps(allow_private_urls=False),
+        _inputs(f"http://rebind.test:{media_server.port}/jfk.flac"),
+        BlockedAddressError,
+        "refused to connect to 127.0.0.1: not a public address",
+        YoutubeDLError,
+    )
+    assert answers[0] == "93.184.216.34" and "127.0.0.1" in answers[1:]
+    assert media_server.requests == []  # no connection reached the loopback server
+
+
 async def test_redirect_to_metadata_address_refused_at_connect_time(
     make_deps: DepsFactory, media_server: MediaServer
 ) -> None:
@@ -351,7 +368,7 @@ def test_site_refusals_keep_their_reason(make_deps: DepsFactory) -> None:
         raise ExtractorError("Private video. Sign in if you've been granted access", expected=True)
     except ExtractorError as inner:
         wrapped = DownloadError(f"ERROR: [youtube] abc: {inner.orig_msg}", sys.exc_info())
-    error = _map_error(wrapped, GuardState(allow_private=False), _YtdlpLogger(), limits, "youtube.com")
+    error = map_ytdlp_error(wrapped, GuardState(allow_private=False), YtdlpLogger(), limits, "youtube.com")
     assert isinstance(error, MediaUnavailableError)
     assert (
         error.message
@@ -361,7 +378,7 @@ def test_site_refusals_keep_their_reason(make_deps: DepsFactory) -> None:
     tls = DownloadError(
         "ERROR: boom", (None, TransportError(cause=ssl.SSLError("certificate verify failed")), None)
     )
-    error = _map_error(tls, GuardState(allow_private=False), _YtdlpLogger(), limits, "example.com")
+    error = map_ytdlp_error(tls, GuardState(allow_private=False), YtdlpLogger(), limits, "example.com")
     assert isinstance(error, UnreachableHostError)
     assert "TLS certificate" in error.message
 

@@ -10,8 +10,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from fakes.dns import rebind
 from pipelines.errors import BlockedAddressError, UnreachableHostError
-from pipelines.netguard import ConnectBlocked, check_host, guarded, is_allowed_address
+from pipelines.netguard import (
+    ConnectBlocked,
+    check_host,
+    guarded,
+    is_allowed_address,
+    numeric_ipv4,
+    parse_ip_literal,
+)
 
 
 @pytest.mark.parametrize(
@@ -141,3 +149,149 @@ async def test_guard_covers_to_thread_workers_but_not_other_tasks(listener: int)
             await asyncio.to_thread(_connect, listener)
     await other
     assert state.blocked == ["127.0.0.1"]
+
+
+# --- every spelling of an address -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("2130706433", "127.0.0.1"),  # decimal
+        ("0177.0.0.1", "127.0.0.1"),  # octal
+        ("0x7f.1", "127.0.0.1"),  # hex, shortened
+        ("0X7F000001", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("127.0.1", "127.0.0.1"),
+        ("0xa9.0xfe.0xa9.0xfe", "169.254.169.254"),
+        ("0x0.0", "0.0.0.0"),
+        ("10.0.0.1.", "10.0.0.1"),  # trailing dot
+        ("134744072", "8.8.8.8"),
+    ],
+)
+def test_numeric_ipv4_forms(host: str, address: str) -> None:
+    assert str(numeric_ipv4(host)) == address
+    assert str(parse_ip_literal(host)) == address
+
+
+@pytest.mark.parametrize("host", ["example.com", "a1.b2", "0x1g", "", "٣.٣.٣.٣", "+1", "1.example"])
+def test_names_are_not_addresses(host: str) -> None:
+    assert numeric_ipv4(host) is None
+
+
+@pytest.mark.parametrize("host", ["1.2.3.4.5", "256.1.1.1", "08.0.0.1", "0x1g.1", "1..1", "4294967296"])
+def test_bad_numbers_are_neither_names_nor_addresses(host: str) -> None:
+    with pytest.raises(ValueError, match="not a valid IPv4 address"):
+        numeric_ipv4(host)
+    assert parse_ip_literal(host) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("[::1]", "::1"),
+        ("[::ffff:127.0.0.1]", "::ffff:7f00:1"),
+        ("::ffff:7f00:1", "::ffff:7f00:1"),
+        ("[fd00::1]", "fd00::1"),
+    ],
+)
+def test_ipv6_literals_in_and_out_of_brackets(host: str, address: str) -> None:
+    assert str(parse_ip_literal(host)) == address
+
+
+@pytest.fixture
+def no_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if anything asks the resolver."""
+
+    def refuse(*args: object, **kwargs: object) -> list[object]:
+        raise AssertionError(f"resolver called for {args[0]!r}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("2130706433", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("[::ffff:127.0.0.1]", "::ffff:7f00:1"),
+        ("[::1]", "::1"),
+        ("0xa9fea9fe", "169.254.169.254"),
+    ],
+)
+async def test_check_host_refuses_every_spelling_without_dns(
+    no_resolver: None, host: str, address: str
+) -> None:
+    with pytest.raises(BlockedAddressError, match=re.escape(f"{host} ({address}): not a public address")):
+        await check_host(host, 80, allow_private=False)
+
+
+async def test_private_spellings_pass_only_with_private_urls_allowed(no_resolver: None) -> None:
+    assert await check_host("0x7f.1", 80, allow_private=True) == ["127.0.0.1"]
+    assert await check_host("[::ffff:127.0.0.1]", 80, allow_private=True) == ["::ffff:7f00:1"]
+    with pytest.raises(BlockedAddressError):  # link-local stays refused
+        await check_host("0xa9fea9fe", 80, allow_private=True)
+
+
+# --- DNS rebinding ----------------------------------------------------------------------------
+
+
+class Accepts:
+    """A TCP server on 127.0.0.1 that records what each accepted connection sent first."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.server.getsockname()[1])
+        self.received: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        self.server.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    self.received.append(conn.recv(64))
+                except OSError:
+                    self.received.append(b"")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.server.close()
+
+
+@pytest.fixture
+def accepts() -> Iterator[Accepts]:
+    """A counting loopback server."""
+    server = Accepts()
+    yield server
+    server.close()
+
+
+async def test_rebinding_between_check_and_connect_is_caught_at_connect(
+    monkeypatch: pytest.MonkeyPatch, accepts: Accepts
+) -> None:
+    answers = rebind(monkeypatch, "rebind.test", "93.184.216.34", "127.0.0.1")
+    assert await check_host("rebind.test", accepts.port, allow_private=False) == ["93.184.216.34"]
+    with guarded(allow_private=False) as state:
+        with pytest.raises(ConnectBlocked, match=re.escape("refused to connect to 127.0.0.1")):
+            await asyncio.to_thread(socket.create_connection, ("rebind.test", accepts.port), 5)
+    assert answers == ["93.184.216.34", "127.0.0.1"]  # the second answer was the one connected to
+    assert state.blocked == ["127.0.0.1"]
+    # One honest connection after it: the server accepts in arrival order, so had the rebound
+    # connect gone through, it would be recorded before this one.
+    with socket.create_connection(("127.0.0.1", accepts.port), timeout=5) as honest:
+        honest.sendall(b"honest")
+        for _ in range(500):
+            if accepts.received:
+                break
+            await asyncio.sleep(0.01)
+    assert accepts.received == [b"honest"]

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.errors import (
     CredentialsInURLError,
+    DeceptiveHostError,
     EmptySourceError,
     MalformedURLError,
     PipelineError,
@@ -31,6 +32,20 @@ JFK_FLAC = Path(__file__).parent.parent / "data" / "jfk.flac"
         ("http://127.0.0.1:8000/jfk.flac", "http://127.0.0.1:8000/jfk.flac"),
         ("https://bücher.de/x", "https://xn--bcher-kva.de/x"),
         ("https://example.com./x", "https://example.com/x"),
+        # legacy numeric IPv4 spellings become the address a connect would reach
+        ("http://2130706433/a", "http://127.0.0.1/a"),
+        ("http://0177.0.0.1:8000/", "http://127.0.0.1:8000/"),
+        ("http://0x7f.1/", "http://127.0.0.1/"),
+        ("http://127.1/", "http://127.0.0.1/"),
+        ("http://0xA9.0xFE.0xA9.0xFE/latest", "http://169.254.169.254/latest"),
+        ("http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/"),
+        # single-script international names, and the mixes UTS #39 allows
+        ("https://пример.рф/", "https://xn--e1afmkfd.xn--p1ai/"),
+        ("https://сайт.com/", "https://xn--80aswg.com/"),
+        ("https://παράδειγμα.δοκιμή/", "https://xn--hxajbheg2az3al.xn--jxalpdlp/"),
+        ("https://ドメイン名例.jp/", "https://xn--eckwd4c7cu47r2wf.jp/"),
+        ("https://ｅｘａｍｐｌｅ.com/", "https://example.com/"),  # fullwidth Latin is plain Latin
+        ("https://example.com/" + "a" * (2048 - 20), "https://example.com/" + "a" * (2048 - 20)),
     ],
 )
 def test_urls_are_canonicalised(text: str, canonical: str) -> None:
@@ -70,9 +85,24 @@ def test_youtube_url_without_video_id_is_kept() -> None:
         ("http://exa mple.com", MalformedURLError, "spaces"),
         ("https://[::1", MalformedURLError, "invalid IPv6 address"),
         ("http://-bad-.example/", MalformedURLError, "invalid host name"),
-        ("http://2130706433/", MalformedURLError, "invalid host name"),
+        ("http://1.2.3.4.5/", MalformedURLError, "invalid host name"),
+        ("http://256.0.0.1/", MalformedURLError, "invalid host name"),
+        ("http://[fe80::1%25eth0]/", MalformedURLError, "zone identifiers"),
         ("http://example.com:99999/", MalformedURLError, "invalid port"),
-        ("https://example.com/" + "a" * 3000, MalformedURLError, "longer than"),
+        ("https://example.com/" + "a" * 3000, MalformedURLError, "longer than 2048 characters"),
+        ("https://example.com/" + "a" * (2049 - 20), MalformedURLError, "longer than 2048 characters"),
+        ("data:text/html;base64,PHNjcmlwdD4=", UnsupportedSchemeError, "unsupported URL scheme 'data'"),
+        ("x" * 1000 + "://example.com/", UnsupportedSchemeError, "'" + "x" * 79 + "…'"),
+        ("https://" + "a" * 1000 + ".com/", MalformedURLError, "invalid host name '" + "a" * 79 + "…'"),
+        ("JavaScript:alert(document.domain)", UnsupportedSchemeError, "unsupported URL scheme 'javascript'"),
+        ("file://localhost/etc/passwd", UnsupportedSchemeError, "unsupported URL scheme 'file'"),
+        # homographs: named in the member's spelling and in punycode
+        ("https://youtubе.com/watch?v=x", DeceptiveHostError, "'youtubе.com' (xn--youtub-8of.com) mixes"),
+        ("https://xn--youtub-8of.com/", DeceptiveHostError, "mixes Cyrillic and Latin letters"),
+        ("https://раураӏ.com/", DeceptiveHostError, "(xn--80aa0cbo65f.com) is spelt in Cyrillic"),
+        ("https://аррӏе.com/", DeceptiveHostError, "Cyrillic letters that imitate Latin ones"),
+        ("https://gοοgle.com/", DeceptiveHostError, "mixes Greek and Latin letters"),
+        ("https://www.раураl.com.evil.example/", DeceptiveHostError, "(www.xn--l-7sba6dbr.com.evil.example)"),
         ("ftp://example.com/a.mp3", UnsupportedSchemeError, "unsupported URL scheme 'ftp'"),
         ("file:///etc/passwd", UnsupportedSchemeError, "unsupported URL scheme 'file'"),
         ("file:/etc/passwd", UnsupportedSchemeError, "unsupported URL scheme 'file'"),

@@ -27,6 +27,18 @@ async def test_runs_are_listed_newest_first_and_found_by_prefix(store: RunStore)
     )
 
 
+async def test_a_namespace_finds_only_its_own_runs(store: RunStore) -> None:
+    theirs = await store.create_run(SOURCE, Depth.QUICK, "1", namespace="111")
+    ours = await store.create_run(SOURCE, Depth.QUICK, "1", namespace="222")
+    for typed in (theirs.id, theirs.id[:8]):
+        with pytest.raises(RunNotFoundError):
+            await store.get_run(typed, namespace="222")
+        assert (await store.get_run(typed, namespace="111")).id == theirs.id
+    assert (await store.get_run(ours.id[:8], namespace="222")).id == ours.id
+    with pytest.raises(RunNotFoundError):
+        await store.get_run("%%%%%%", namespace="222")  # LIKE wildcards are literal
+
+
 async def test_unknown_run_is_a_clear_error(store: RunStore) -> None:
     with pytest.raises(RunNotFoundError, match="no run with id 'nope'"):
         await store.get_run("nope")

@@ -164,3 +164,31 @@ async def test_a_dead_processes_fill_lock_lapses(redis_url: str, monkeypatch: py
         assert await RedisBackend.connect(redis_url).client.exists("k:lock") == 0
     finally:
         await cache.close()
+
+
+async def test_a_guilds_private_evidence_never_answers_another_guild_from_the_cache(
+    cached_resources: Resources, servers: dict[str, ScriptedOpenAI]
+) -> None:
+    from memory.embeddings import MiniLMEmbedder
+    from memory.vector import MemoryItem, VectorMemory
+    from pipelines.models import Claim
+    from pipelines.verify import check_claim
+
+    embedder = MiniLMEmbedder()
+    claim = Claim(id=1, text="The harbour bridge opened in 1932.", timestamp=0, checkworthiness=5)
+    private = "Our own survey notes say the harbour bridge opened to traffic in March 1932."
+    async with await VectorMemory.open(cached_resources.settings, embedder, location=":memory:") as memory:
+        resources = Resources(
+            cached_resources.settings, memory=memory, embedder=embedder, responses=cached_resources.responses
+        )
+        await memory.upsert("111", [MemoryItem(text=private, kind="summary", run_id="run-a")])
+        own = "Guild records: the harbour bridge opened in 1932."
+        await memory.upsert("222", [MemoryItem(text=own, kind="summary", run_id="run-b")])
+        await check_claim(resources, "111", claim, Budget(10**6), None)
+        await check_claim(resources, "111", claim, Budget(10**6), None)
+        assert len(servers["primary"].requests) == 1  # the cache answers a guild's own repeat
+        await check_claim(resources, "222", claim, Budget(10**6), None)  # not 111's cached verdict
+    prompts = [str(body["messages"]) for body in servers["primary"].requests]
+    assert len(prompts) == 2 and "survey notes" in prompts[0] and "Guild records" not in prompts[0]
+    assert "survey notes" not in prompts[1] and "Guild records" in prompts[1]
+    await cached_resources.responses.close()
