@@ -115,8 +115,8 @@ def test_alertmanager_pages_discord_with_the_webhook_url_from_env() -> None:
 
 
 def test_amtool_accepts_the_alertmanager_config(tmp_path: Path) -> None:
-    amtool = shutil.which("amtool")
-    if amtool is None:
+    amtool = shutil.which("amtool") or ""
+    if not amtool:
         service_unavailable("amtool", "not on PATH; `apt-get install prometheus-alertmanager` provides it")
     # Debian's amtool (0.25) predates Discord's `webhook_url_file` (0.26): check everything else
     # with the URL inline; the file wiring itself is checked by the structure test above.
