@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-compression demo test lint bench services clean
+.PHONY: install install-compression demo test lint bench soak services clean
 
 # llama-cpp-python builds from source: portable flags (the native build crashes on CPUs with AMX)
 # and no wheel cache (pip would otherwise reuse a wheel built with other flags).
@@ -54,6 +54,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/briefing_quality.py
 	$(BIN)/python benchmarks/evidence.py
 	$(BIN)/python benchmarks/watch.py
+
+# 200 runs through the bot and two workers under scheduled faults (about 10 minutes; prints JSON).
+soak: $(STAMP)
+	$(BIN)/python benchmarks/soak.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -48,7 +48,9 @@ class AutoIntelBot(discord.Client):
         )
         self.settings = settings
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
-        self.deliverer = Deliverer(self, DeliveryStore(store.engine), settings.discord)
+        self.deliverer = Deliverer(
+            self, DeliveryStore(store.engine), settings.discord, claim_seconds=settings.worker.lease_seconds
+        )
         # One bot per data dir in embedded mode: a restarted bot takes back its own leases at once.
         owner = f"bot:{socket.gethostname()[:48]}"
         self.service = RunService(settings, store, resources, self.deliverer, lease_owner=owner)

@@ -42,6 +42,7 @@ NO_MENTIONS = discord.AllowedMentions.none()
 DEPTHS = [app_commands.Choice(name=depth.value, value=depth.value) for depth in Depth]
 MEDIA_SUFFIXES = frozenset(".mp3 .m4a .ogg .oga .opus .wav .flac .aac .webm .mp4 .mkv .mov .avi".split())
 DNS_CHECK_SECONDS = 1.0
+QUOTA_WAIT_SECONDS = 1.0  # the quota may refuse before the defer within this; Discord wants an ack in 3 s
 RECALL_QUERY_MAX = 500
 RUN_ID_MAX = 64  # run ids are 32 hex characters; the option leaves room for pasted whitespace
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -146,8 +147,15 @@ class Commands:
             assert attachment is not None
             _check_attachment(attachment, self.settings.pipeline.max_filesize_bytes)
         requester = str(interaction.user.id)
-        await check_quota(self.service.store, self.settings.discord, requester=requester, namespace=namespace)
-        await interaction.response.defer(thinking=True)
+        quota = asyncio.ensure_future(
+            check_quota(self.service.store, self.settings.discord, requester=requester, namespace=namespace)
+        )
+        if not (await asyncio.wait({quota}, timeout=QUOTA_WAIT_SECONDS))[0]:
+            # The database is slow (restarting?): acknowledge first; a refusal then edits the answer.
+            await interaction.response.defer(thinking=True)
+        await quota
+        if not interaction.response.is_done():
+            await interaction.response.defer(thinking=True)
         ACK_SECONDS.observe(time.perf_counter() - received)
         if source is None:
             assert attachment is not None

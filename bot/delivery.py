@@ -1,6 +1,7 @@
 """The delivery chain: interaction token → channel webhook → channel message, exactly once.
 
-While the interaction token is usable (younger than DISCORD_TOKEN_MARGIN_SECONDS and not yet
+While the interaction token is usable (younger than DISCORD_TOKEN_MARGIN_SECONDS, an age taken
+on the database's clock and then the monotonic clock, never a skewed wall clock; and not yet
 refused), the progress message is the interaction's original response (edited) and the
 briefing goes out as followups. Past the margin, or at once on HTTP 401 / code 50027 (or an
 unknown-webhook answer), the token is forgotten and the bot uses a channel webhook it created
@@ -10,7 +11,9 @@ channel messages with the bot token. Each switch is logged and counted.
 
 Exactly once: a briefing is posted under a claim on its delivery record, and every posted
 part is counted in the store before the next, so a retry or a restart continues after the
-last part posted and never posts one twice.
+last part posted and never posts one twice. The claim is renewed every third of
+`claim_seconds` while the parts go out (a rate-limit wait included); a claim left unrenewed
+that long belongs to a process that died, and another process takes the delivery over.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import discord
 from discord.http import handle_message_parameters
@@ -27,14 +30,14 @@ from discord.webhook.async_ import async_context
 from bot.errors import DeliveryError
 from bot.render import MessagePart
 from observability.metrics import DELIVERIES, DELIVERY_FAILURES, DELIVERY_FALLBACKS
+from pipelines.clock import MonotonicAge
 from pipelines.deliveries import DeliveryRecord, DeliveryStore
-from pipelines.tables import utcnow
 from settings import DiscordSettings
 
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
-STALE_CLAIM = timedelta(minutes=10)
+CLAIM_SECONDS = 60.0  # a delivery claim not renewed this long is taken over
 _DEAD_TOKEN_CODES = frozenset({50027, 10015, 10062})
 _WEBHOOK_LIMIT_CODE = 30007
 _WEBHOOK_CHANNELS = (discord.TextChannel, discord.VoiceChannel, discord.StageChannel, discord.ForumChannel)
@@ -47,13 +50,22 @@ def _reason(exc: discord.HTTPException) -> str:
 class Deliverer:
     """Posts and edits a run's messages along the delivery chain."""
 
-    def __init__(self, client: discord.Client, deliveries: DeliveryStore, settings: DiscordSettings) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        deliveries: DeliveryStore,
+        settings: DiscordSettings,
+        *,
+        claim_seconds: float = CLAIM_SECONDS,
+    ) -> None:
         self.client = client
         self.deliveries = deliveries
         self.settings = settings
+        self.claim_seconds = claim_seconds
         self._webhooks: dict[int, discord.Webhook] = {}
         self._no_webhook: set[int] = set()  # channels where webhooks are refused (avoid repeated 403s)
         self._dead_tokens: set[int] = set()  # delivery ids whose interaction token is gone
+        self._token_ages = MonotonicAge()  # never a wall-clock difference: the clock may jump
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # --- the interaction token ---------------------------------------------------------
@@ -64,7 +76,11 @@ class Deliverer:
             return False
         if record.interaction_at is None:
             return False
-        age = (utcnow() - record.interaction_at).total_seconds()
+        if not self._token_ages.known(record.id):  # its age on the database's clock, then monotonic
+            self._token_ages.anchor(
+                record.id, (await self.deliveries.now() - record.interaction_at).total_seconds()
+            )
+        age = self._token_ages.age(record.id)
         if age < self.settings.token_margin_seconds:
             return True
         await self._drop_token(record, "token_age", f"token is {age:.0f} s old")
@@ -252,11 +268,17 @@ class Deliverer:
     async def deliver(self, record: DeliveryRecord, parts: list[MessagePart]) -> bool:
         """Post the briefing parts not yet posted; False when already delivered or claimed elsewhere."""
         async with self._locks[record.id]:
-            if not await self.deliveries.claim(record.id, stale_after=STALE_CLAIM):
+            claimed = await self.deliveries.claim(
+                record.id, stale_after=timedelta(seconds=self.claim_seconds)
+            )
+            if claimed is None:
                 return False
-            current = await self.deliveries.get(record.run_id, record.destination) or record
+            keeper = asyncio.create_task(self._keep_claim(record, claimed), name=f"claim-{record.id}")
             try:
+                current = await self.deliveries.get(record.run_id, record.destination) or record
                 for index in range(current.parts_sent, len(parts)):
+                    if keeper.done():  # the claim was lost: the process that took it posts the rest
+                        return False
                     route, message_id = await self._post(current, parts[index], "briefing")
                     await self.deliveries.part_sent(current.id, index + 1, route, message_id)
             except DeliveryError as exc:
@@ -264,5 +286,18 @@ class Deliverer:
                 log.error("run %s: briefing not delivered: %s", record.run_id, exc.message)
                 await self.deliveries.failed(current.id, exc.message)
                 return False
+            finally:
+                keeper.cancel()
             await self.deliveries.delivered(current.id)
             return True
+
+    async def _keep_claim(self, record: DeliveryRecord, claimed: datetime) -> None:
+        """Renew the delivery claim every third of `claim_seconds`; return when it was taken over."""
+        held: datetime | None = claimed
+        while held is not None:
+            await asyncio.sleep(self.claim_seconds / 3)
+            try:
+                held = await self.deliveries.renew_claim(record.id, held)
+            except Exception:  # the database is gone for longer than its retries: try next beat
+                log.warning("run %s: could not renew the delivery claim", record.run_id, exc_info=True)
+        log.error("run %s: another process took the delivery over; stopping here", record.run_id)

@@ -19,7 +19,7 @@ from bot.delivery import Deliverer
 from bot.errors import user_message
 from bot.progress import ProgressBoard
 from bot.render import DEFAULT_ATTACHMENT_LIMIT, MessagePart, render_briefing, render_failure
-from pipelines.deliveries import DeliveryRecord, DeliveryStore
+from pipelines.deliveries import FINISHED, DeliveryRecord, DeliveryStore
 from pipelines.errors import PipelineError, RunCancelledError
 from pipelines.flow import FLOWS
 from pipelines.leases import RunBusyError, RunLeases
@@ -28,7 +28,6 @@ from pipelines.queue import RunQueue, cancel_run
 from pipelines.runner import execute, submit
 from pipelines.stage import Resources
 from pipelines.store import RunRecord, RunStore
-from pipelines.tables import utcnow
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -100,8 +99,7 @@ class RunService:
             channel_id=str(destination.channel_id),
             guild_id=str(destination.guild_id) if destination.guild_id else None,
             application_id=str(destination.application_id) if destination.application_id else None,
-            interaction_token=destination.interaction_token,
-            interaction_at=utcnow() if destination.interaction_token else None,
+            interaction_token=destination.interaction_token,  # stamped with the database's clock
             attachment_limit=destination.attachment_limit,
         )
         return run, record
@@ -139,6 +137,9 @@ class RunService:
 
     async def _run(self, run_id: str) -> None:
         run = await self.store.get_run(run_id)
+        if run.status in FINISHED:  # its process died after the run ended: only the delivery is left
+            await self.deliver_outcome(run.id)
+            return
         stages = [stage.name for stage in FLOWS[run.depth]]
         board = ProgressBoard(
             run.id,

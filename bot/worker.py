@@ -5,10 +5,12 @@ client at start-up, runs `RunService.run_job` under the run's lease (so two work
 execute the same run), and delivers to Discord through a REST-only client — the interaction
 webhook, then the channel webhook, then a channel message — when DISCORD_BOT_TOKEN is set
 (otherwise the bot delivers). A reaper task re-queues runs whose worker died (their lease
-expired) at once instead of after arq's job timeout. On SIGTERM, running jobs get
-WORKER_SHUTDOWN_GRACE_SECONDS to finish; the rest are cancelled at a stage boundary and arq
-runs them again (resuming at the first unfinished stage). An arq cron job polls the due
-watches and sends the daily digests (bot.watches; arq runs each tick in one worker only).
+expired) at once instead of after arq's job timeout, finished runs too when that worker died
+before it delivered (the job then only delivers). Redis commands ride out a Redis restart.
+On SIGTERM, running jobs get WORKER_SHUTDOWN_GRACE_SECONDS to finish; the rest are cancelled
+at a stage boundary and arq runs them again (resuming at the first unfinished stage). An arq
+cron job polls the due watches and sends the daily digests (bot.watches; arq runs each tick
+in one worker only).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ async def _reap(service: RunService, queue: ArqQueue, every: float) -> None:
         await asyncio.sleep(every)
         try:
             await queue.waiting()  # refreshes the queue depth gauge
-            for run_id in await service.leases.expired():
+            for run_id in await service.leases.expired(exclude_owner=service.lease_owner):
                 log.warning("run %s: its worker stopped renewing the lease; re-queueing it", run_id)
                 await queue.requeue_stale(run_id)
         except Exception:
@@ -94,7 +96,13 @@ async def startup(ctx: dict[str, Any]) -> None:
     client = await discord_client(settings)
     if client is not None:
         stack.push_async_callback(client.close)
-    deliverer = Deliverer(client, DeliveryStore(store.engine), settings.discord) if client else None
+    deliverer = (
+        Deliverer(
+            client, DeliveryStore(store.engine), settings.discord, claim_seconds=settings.worker.lease_seconds
+        )
+        if client
+        else None
+    )
     service = RunService(settings, store, resources, deliverer, lease_owner=process_identity())
     queue = ArqQueue(ctx["redis"], settings.redis.queue_name)
     service.queue = queue

@@ -35,6 +35,7 @@ from pipelines.errors import (
     TooLongError,
     UnreachableHostError,
     UnsupportedSiteError,
+    exception_chain,
 )
 from pipelines.models import Media, RunRequest
 from pipelines.netguard import ConnectBlocked, GuardState, blocked_message, check_host, guarded
@@ -316,29 +317,11 @@ def _downloaded_path(info: dict[str, Any], workdir: Path) -> Path | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception and everything it wraps (DownloadError.exc_info, .cause, __cause__)."""
-    seen: list[BaseException] = []
-    pending: list[BaseException | None] = [exc]
-    while pending and len(seen) < 20:
-        current = pending.pop(0)
-        if current is None or any(current is s for s in seen):
-            continue
-        seen.append(current)
-        exc_info = getattr(current, "exc_info", None)
-        if isinstance(exc_info, tuple) and len(exc_info) > 1 and isinstance(exc_info[1], BaseException):
-            pending.append(exc_info[1])
-        cause = getattr(current, "cause", None)
-        pending += [cause if isinstance(cause, BaseException) else None, current.__cause__]
-        pending.append(current.__context__)
-    return seen
-
-
 def map_ytdlp_error(
     exc: YoutubeDLError, guard: GuardState, logger: YtdlpLogger, limits: PipelineSettings, host: str
 ) -> PipelineError:
     """Translate a yt-dlp failure into the pipeline's error for the user."""
-    chain = _causes(exc)
+    chain = exception_chain(exc)
     if guard.blocked:
         return BlockedAddressError(blocked_message(guard.blocked[0]))
     for cause in chain:

@@ -1,8 +1,9 @@
 """Delivery records: exactly-once posting of a run's briefing to each destination.
 
 A destination (e.g. "channel:<id>") is registered when the run is submitted, with the
-interaction's token while it is valid. Posting is claimed first (`claim`, one process wins,
-a claim older than `stale_after` may be taken over), each posted part is counted
+interaction's token while it is valid. Posting is claimed first (`claim`, one process wins; the
+winner renews its claim while it posts, and a claim not renewed within `stale_after` belongs
+to a process that died and may be taken over), each posted part is counted
 (`part_sent`), and the record is closed with `delivered`. So a retried job or a restarted
 bot continues where the last one stopped and never posts a part twice; `undelivered` lists
 the finished runs whose briefing is still owed (results finished while the bot was down).
@@ -18,6 +19,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from pipelines.clock import database_now
+from pipelines.dbretry import retrying
 from pipelines.tables import DeliveryRow, RunRow, utcnow
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -59,8 +62,15 @@ class DeliveryStore:
     """Delivery records in the run store's database."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
+    @retrying
+    async def now(self) -> datetime:
+        """The database's clock, which stamps and judges claims and interaction tokens."""
+        return await database_now(self._engine)
+
+    @retrying
     async def add(
         self,
         run_id: str,
@@ -74,7 +84,12 @@ class DeliveryStore:
         attachment_limit: int | None = None,
         status_route: str | None = None,
     ) -> DeliveryRecord:
-        """Register a destination for a run (an existing registration is returned unchanged)."""
+        """Register a destination for a run (an existing registration is returned unchanged).
+
+        A token is stamped with the database's clock unless `interaction_at` says when it was issued.
+        """
+        if interaction_token is not None and interaction_at is None:
+            interaction_at = await database_now(self._engine)
         row = DeliveryRow(
             run_id=run_id,
             destination=destination,
@@ -100,6 +115,7 @@ class DeliveryStore:
             return existing
         return _record(row)
 
+    @retrying
     async def get(self, run_id: str, destination: str) -> DeliveryRecord | None:
         """The record of one run and destination."""
         async with self._sessions() as session:
@@ -112,6 +128,7 @@ class DeliveryStore:
             ).first()
         return _record(row) if row else None
 
+    @retrying
     async def for_run(self, run_id: str) -> list[DeliveryRecord]:
         """Every destination of a run."""
         async with self._sessions() as session:
@@ -120,6 +137,7 @@ class DeliveryStore:
             )
             return [_record(row) for row in rows]
 
+    @retrying
     async def undelivered(self, *, max_attempts: int = 5) -> list[DeliveryRecord]:
         """Records of finished runs whose briefing is still owed, oldest first."""
         query = (
@@ -135,6 +153,7 @@ class DeliveryStore:
         async with self._sessions() as session:
             return [_record(row) for row in await session.scalars(query)]
 
+    @retrying
     async def unfinished_runs(self) -> list[str]:
         """Runs that still owe a destination a result and have not finished (to resume on start)."""
         query = (
@@ -147,9 +166,11 @@ class DeliveryStore:
         async with self._sessions() as session:
             return list(await session.scalars(query))
 
-    async def claim(self, delivery_id: int, *, stale_after: timedelta) -> bool:
-        """Take the right to post; False when it is delivered or another process holds a fresh claim."""
-        now = utcnow()
+    @retrying
+    async def claim(self, delivery_id: int, *, stale_after: timedelta) -> datetime | None:
+        """Take the right to post: the claim's time (its token for `renew_claim`), or None when it
+        is delivered or another process holds a claim renewed within `stale_after`."""
+        now = await database_now(self._engine)
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(DeliveryRow)
@@ -160,8 +181,25 @@ class DeliveryStore:
                 )
                 .values(state="delivering", claimed_at=now, attempts=DeliveryRow.attempts + 1)
             )
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return now if getattr(result, "rowcount", 0) == 1 else None
 
+    @retrying
+    async def renew_claim(self, delivery_id: int, claimed_at: datetime) -> datetime | None:
+        """Keep our claim fresh: its new time, or None when another process took it over."""
+        now = await database_now(self._engine)
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == delivery_id,
+                    DeliveryRow.state == "delivering",
+                    DeliveryRow.claimed_at == claimed_at,
+                )
+                .values(claimed_at=now)
+            )
+        return now if getattr(result, "rowcount", 0) == 1 else None
+
+    @retrying
     async def _update(self, delivery_id: int, **values: Any) -> None:
         async with self._sessions.begin() as session:
             await session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values))

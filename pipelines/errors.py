@@ -26,6 +26,7 @@
     │   ├── InternalStageError         internal_error   unexpected failure inside a stage
     │   ├── RunCancelledError          cancelled        a user cancelled the run
     │   ├── QueueUnavailableError      queue_unavailable  Redis (REDIS_URL) cannot be reached
+    │   ├── DiskFullError              disk_full        the data dir's disk is full (ENOSPC)
     │   └── RunFailedError             (stored code)    a run that failed in a worker, as recorded
     └── WatchError
         ├── WatchLimitError            watch_limit      a server's watch limit is reached
@@ -152,6 +153,46 @@ class RunCancelledError(RunError):
 
 class QueueUnavailableError(RunError):
     code = "queue_unavailable"
+
+
+class DiskFullError(RunError):
+    code = "disk_full"
+
+
+DISK_FULL_MESSAGE = (
+    "the server's data disk is full (AUTOINTEL_DATA_DIR): an admin must free space, then run it again"
+)
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it wraps (yt-dlp's `exc_info` and `.cause`, `__cause__`,
+    `__context__`), each once, at most 20."""
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending and len(seen) < 20:
+        current = pending.pop(0)
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        exc_info = getattr(current, "exc_info", None)  # yt-dlp's DownloadError keeps its cause here
+        if isinstance(exc_info, tuple) and len(exc_info) > 1 and isinstance(exc_info[1], BaseException):
+            pending.append(exc_info[1])
+        cause = getattr(current, "cause", None)
+        pending += [cause if isinstance(cause, BaseException) else None, current.__cause__]
+        pending.append(current.__context__)
+    return seen
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """Whether `exc` (or anything it wraps) says a disk is full: ENOSPC, or SQLite's own report."""
+    import errno
+
+    for current in exception_chain(exc):
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "database or disk is full" in str(current) or "No space left on device" in str(current):
+            return True
+    return False
 
 
 class RunFailedError(RunError):

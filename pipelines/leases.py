@@ -4,7 +4,9 @@ A process takes a run's lease before executing it (`take`), renews it on a heart
 works (`hold`), and releases it when done. A lease that was not renewed for its duration
 belongs to a process that died or hung: `expired` lists those runs so they can be handed to
 another worker, which can then take the lease. Works the same on SQLite and PostgreSQL (a
-conditional UPDATE is atomic on both).
+conditional UPDATE is atomic on both). Expiry is written and judged on the database's clock
+(pipelines.clock), so a worker whose wall clock is skewed neither steals live runs nor keeps
+dead ones.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from pipelines.clock import database_now
+from pipelines.dbretry import retrying
 from pipelines.errors import RunError, RunNotFoundError
-from pipelines.tables import RunRow, utcnow
+from pipelines.tables import RunRow
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class RunLeases:
     """Lease operations on the runs table."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def _update(self, run_id: str, where: object, **values: object) -> bool:
@@ -51,9 +56,10 @@ class RunLeases:
             )
         return bool(getattr(result, "rowcount", 0) == 1)
 
+    @retrying
     async def take(self, run_id: str, owner: str, seconds: float) -> bool:
         """Take the lease if it is free, expired or already ours."""
-        now = utcnow()
+        now = await database_now(self._engine)
         free = (
             (RunRow.lease_owner.is_(None)) | (RunRow.lease_owner == owner) | (RunRow.lease_expires_at < now)
         )
@@ -61,26 +67,34 @@ class RunLeases:
             run_id, free, lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds)
         )
 
+    @retrying
     async def renew(self, run_id: str, owner: str, seconds: float) -> bool:
         """Extend our lease; False when it was taken over (we must stop)."""
-        expires = utcnow() + timedelta(seconds=seconds)
+        expires = await database_now(self._engine) + timedelta(seconds=seconds)
         return await self._update(run_id, RunRow.lease_owner == owner, lease_expires_at=expires)
 
+    @retrying
     async def release(self, run_id: str, owner: str) -> None:
         """Give the lease back."""
         await self._update(run_id, RunRow.lease_owner == owner, lease_owner=None, lease_expires_at=None)
 
-    async def expired(self) -> list[str]:
-        """Unfinished runs whose lease ran out (their process died or hung), oldest first."""
+    @retrying
+    async def expired(self, *, exclude_owner: str | None = None) -> list[str]:
+        """Runs whose lease ran out (their process died or hung), oldest first: unfinished ones
+        to resume, and finished ones whose process died before it delivered and released.
+
+        `exclude_owner` leaves out the caller's own leases: a live process renews them as soon
+        as it can (they lapse only while the database is unreachable).
+        """
         query = (
             select(RunRow.id)
             .where(
-                RunRow.status.in_(("queued", "running", "interrupted")),
-                RunRow.lease_owner.is_not(None),
-                RunRow.lease_expires_at < utcnow(),
+                RunRow.lease_owner.is_not(None), RunRow.lease_expires_at < await database_now(self._engine)
             )
             .order_by(RunRow.created_at)
         )
+        if exclude_owner is not None:
+            query = query.where(RunRow.lease_owner != exclude_owner)
         async with self._sessions() as session:
             return list(await session.scalars(query))
 

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from crews.builder import tier
+from pipelines.errors import DISK_FULL_MESSAGE, out_of_space
 from pipelines.models import Analysis, MemoryReport, RunRequest, TaskFailure, Transcript, Verification
 from pipelines.stage import StageDeps
 from pipelines.verify import memory_of
@@ -154,5 +155,6 @@ async def remember(deps: StageDeps, inputs: RememberInputs) -> MemoryReport:
     for (name, _), result in zip(writes, results, strict=True):
         if isinstance(result, BaseException):
             log.warning("%s write failed for run %s: %s", name, deps.run_id, result)
-            report.failures.append(TaskFailure(task=name, reason=f"{type(result).__name__}: {result}"))
+            reason = DISK_FULL_MESSAGE if out_of_space(result) else f"{type(result).__name__}: {result}"
+            report.failures.append(TaskFailure(task=name, reason=reason))
     return report

@@ -27,7 +27,15 @@ from observability.metrics import (
     RUNS_STARTED,
     STAGE_SECONDS,
 )
-from pipelines.errors import InternalStageError, PipelineError, RunCancelledError, RunFailedError
+from pipelines.errors import (
+    DISK_FULL_MESSAGE,
+    DiskFullError,
+    InternalStageError,
+    PipelineError,
+    RunCancelledError,
+    RunFailedError,
+    out_of_space,
+)
 from pipelines.flow import FLOWS, PIPELINE_VERSION, Flows
 from pipelines.models import Depth, RunRequest, Source
 from pipelines.records import RunResult
@@ -196,8 +204,12 @@ async def _run_stage(
     started = time.perf_counter()
     try:
         output: BaseModel = await stage.run(deps, inputs)
-    except (Exception, asyncio.CancelledError) as exc:
+    except (Exception, asyncio.CancelledError) as error:
         elapsed = time.perf_counter() - started
+        exc: BaseException = error
+        if isinstance(error, Exception) and out_of_space(error):  # whatever wrote it: one clear error
+            log.error("stage %s of run %s: the disk is full: %s", stage.name, deps.run_id, error)
+            exc = DiskFullError(DISK_FULL_MESSAGE)
         if isinstance(exc, asyncio.CancelledError):
             # A user's cancel marks the run first; any other cancellation is a shutdown: resume later.
             if (await store.get_run(deps.run_id)).status == "cancelled":
@@ -213,6 +225,8 @@ async def _run_stage(
         await store.stage_failed(deps.run_id, stage.name, code, message, elapsed)
         await store.set_run_status(deps.run_id, status, error_code=code, error_message=message)
         await _notify(on_progress, replace(event, status="failed", seconds=elapsed, message=message))
+        if exc is not error:
+            raise exc from error
         if isinstance(exc, PipelineError | asyncio.CancelledError):
             raise
         raise InternalStageError(f"internal error in stage {stage.name}: {type(exc).__name__}") from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import threading
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import aliased
 
+from pipelines.dbretry import retrying
 from pipelines.errors import RunNotFoundError, StoreUnavailableError
 from pipelines.models import Depth, Source
 from pipelines.records import RunRecord, StageRecord, run_record, stage_record
@@ -158,6 +160,7 @@ class RunStore:
 
     # --- runs -------------------------------------------------------------------------
 
+    @retrying
     async def create_run(
         self,
         source: Source,
@@ -185,6 +188,7 @@ class RunStore:
             session.add(row)
         return run_record(row)
 
+    @retrying
     async def get_run(self, run_id: str, *, namespace: str | None = None) -> RunRecord:
         """The run with this id (a unique prefix of at least 6 characters also works).
 
@@ -202,6 +206,7 @@ class RunStore:
             raise RunNotFoundError(f"no run with id {run_id!r}")
         return run_record(row)
 
+    @retrying
     async def list_runs(self, limit: int = 20, *, namespace: str | None = None) -> list[RunRecord]:
         """The most recent runs (of one namespace when given), newest first."""
         query = select(RunRow).order_by(RunRow.created_at.desc()).limit(limit)
@@ -210,6 +215,7 @@ class RunStore:
         async with self._sessions() as session:
             return [run_record(row) for row in await session.scalars(query)]
 
+    @retrying
     async def quota_counts(
         self, *, requester: str, namespace: str, since: datetime, active: tuple[str, ...]
     ) -> QuotaCounts:
@@ -229,12 +235,16 @@ class RunStore:
             row = (await session.execute(query)).one()
         return QuotaCounts(int(row[0]), _aware(row[1]), int(row[2]), _aware(row[3]), int(row[4]))
 
+    @retrying
     async def find_finished(
         self, source_key: str, depth: Depth, pipeline_version: str, *, namespace: str | None = None
     ) -> RunRecord | None:
-        """The newest succeeded run of this source at this depth and pipeline version (in `namespace`)."""
+        """The newest succeeded run of this source at this depth and pipeline version (in `namespace`)
+        whose briefing is complete: a degraded one (an item failed) is worth running again."""
+        brief = (StageRow.run_id == RunRow.id) & (StageRow.stage == "brief")
         query = (
-            select(RunRow)
+            select(RunRow, StageRow.output_json)
+            .join(StageRow, brief)
             .where(
                 RunRow.source_key == source_key,
                 RunRow.depth == depth.value,
@@ -242,14 +252,16 @@ class RunStore:
                 RunRow.status == "succeeded",
             )
             .order_by(RunRow.finished_at.desc())
-            .limit(1)
+            .limit(10)
         )
         if namespace is not None:
             query = query.where(RunRow.namespace == namespace)
         async with self._sessions() as session:
-            row = (await session.scalars(query)).first()
-        return run_record(row) if row else None
+            rows = (await session.execute(query)).all()
+        complete = (row for row, output in rows if output and not json.loads(output).get("degraded"))
+        return next((run_record(row) for row in complete), None)
 
+    @retrying
     async def set_run_status(
         self,
         run_id: str,
@@ -270,6 +282,7 @@ class RunStore:
 
     # --- stages -----------------------------------------------------------------------
 
+    @retrying
     async def stages(self, run_id: str) -> list[StageRecord]:
         """All stored stage results of a run, in flow order."""
         async with self._sessions() as session:
@@ -278,6 +291,7 @@ class RunStore:
             )
             return [stage_record(row) for row in rows]
 
+    @retrying
     async def stage_started(self, run_id: str, stage: str, position: int) -> None:
         """Mark a stage as running (counting the attempt)."""
         async with self._sessions.begin() as session:
@@ -291,6 +305,7 @@ class RunStore:
             row.finished_at = None
             row.error_code = row.error_message = None
 
+    @retrying
     async def stage_succeeded(
         self,
         run_id: str,
@@ -314,6 +329,7 @@ class RunStore:
             row.finished_at = utcnow()
             row.duration_seconds = duration_seconds
 
+    @retrying
     async def stage_failed(
         self, run_id: str, stage: str, error_code: str, error_message: str, duration_seconds: float
     ) -> None:
@@ -331,6 +347,7 @@ class RunStore:
                 )
             )
 
+    @retrying
     async def find_reusable(
         self,
         source_key: str,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from observability.metrics import CACHE_LOOKUPS
+from pipelines.dbretry import retrying
 from pipelines.models import Transcript
 from pipelines.tables import Base, UTCDateTime, utcnow
 from settings import WhisperSettings
@@ -43,6 +44,7 @@ class TranscriptCache:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
+    @retrying
     async def get(self, key: str) -> Transcript | None:
         """The cached transcript for `key`, or None (counted as a hit or miss)."""
         async with self.engine.connect() as conn:
@@ -52,6 +54,7 @@ class TranscriptCache:
         CACHE_LOOKUPS.labels(cache="transcript", result="hit" if found else "miss").inc()
         return Transcript.model_validate_json(found) if found else None
 
+    @retrying
     async def put(self, key: str, transcript: Transcript) -> None:
         """Store a transcript (a concurrent writer of the same key wins; both are identical)."""
         try:

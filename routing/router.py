@@ -125,7 +125,10 @@ class Router:
         delta = ArmStats(quality_sum=min(max(quality, 0.0), 1.0), quality_n=1)
         self.stats.setdefault((task, model), ArmStats()).add(delta)
         if self.stats_store is not None:
-            await self.stats_store.add(task, model, delta)
+            try:
+                await self.stats_store.add(task, model, delta)
+            except Exception as exc:  # the store boundary: learning is best effort
+                log.warning("router statistics could not be saved: %s", exc)
 
     def _breaker_outcome(self, name: str, *, failed: bool) -> None:
         """Count a transport failure, or close the breaker: any answer (even an invalid one)

@@ -6,8 +6,9 @@ it unchanged. Replies to structured-output requests are chosen by the JSON schem
 (`response_format.json_schema.name`, i.e. the output model's class name) or, for
 `json_object` requests, by the schema's `title`; a script may be a fixed object or a function
 of the request. It records every request, the peak number of overlapping requests, and can
-inject a per-request delay, malformed JSON or HTTP errors for a given schema name (or, under
-the key `EMBEDDINGS_FAULT`, HTTP errors from `/v1/embeddings`), or a seeded share of HTTP 500s.
+inject a per-request delay (or `hold` requests until a test lets them go), malformed JSON or
+HTTP errors for a given schema name (or, under the key `EMBEDDINGS_FAULT`, HTTP errors from
+`/v1/embeddings`), or a seeded share of HTTP 500s.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class ScriptedOpenAI:
     replies: dict[str, Reply] = field(default_factory=dict)
     default_text: str = "ok"
     delay: float = 0.0
+    hold: bool = False  # while True, chat requests wait before answering (a test lets them go)
     faults: dict[str, Fault] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     active: int = 0
@@ -54,13 +56,14 @@ class ScriptedOpenAI:
     failure_rate: float = 0.0  # share of chat requests answered with HTTP 500 (seeded, reproducible)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     base_url: str = ""
+    port: int = 0  # 0 picks a free port; a fixed one lets a restarted server keep its address
     _runner: web.AppRunner | None = None
     _loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> str:
-        """Listen on a free port of 127.0.0.1 and return the `/v1` base URL."""
+        """Listen on 127.0.0.1 (`port`, or a free one) and return the `/v1` base URL."""
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
@@ -68,7 +71,7 @@ class ScriptedOpenAI:
         # shutdown_timeout: stopping does not wait for replies a test left sleeping in `delay`
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://127.0.0.1:{port}/v1"
@@ -123,6 +126,9 @@ class ScriptedOpenAI:
         try:
             if self.delay:
                 await asyncio.sleep(self.delay)
+            # `hold` is set from the test's thread: polled, as an asyncio.Event belongs to one loop
+            while self.hold:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
             if self.failure_rate and self.rng.random() < self.failure_rate:
                 return _json({"error": {"message": "scripted outage", "type": "server_error"}}, 500)
             fault = self.faults.get(name)

@@ -299,10 +299,12 @@ class DiscordEmulator(WorldBuilder):
         message: str | None = None,
         method: str | None = None,
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """Answer the next `times` requests whose path (below /api/v10) matches the regex with this error."""
+        """Answer the next `times` requests whose path (below /api/v10) matches the regex with this
+        error, once `after` matching requests went through."""
         text = message or f"{status}: injected by the emulator"
-        fault = InjectedFault(method, re.compile(path_pattern), status, code, text, times, None)
+        fault = InjectedFault(method, re.compile(path_pattern), status, code, text, times, None, skip=after)
         self.state.faults.append(fault)
 
     def inject_rate_limit(
@@ -313,11 +315,13 @@ class DiscordEmulator(WorldBuilder):
         method: str | None = None,
         times: int = 1,
         is_global: bool = False,
+        after: int = 0,
     ) -> None:
-        """Answer matching requests with a Discord 429 (Via header, retry_after body and headers)."""
+        """Answer matching requests with a Discord 429 (Via header, retry_after body and headers),
+        once `after` matching requests went through."""
         message = "You are being rate limited."
         fault = InjectedFault(
-            method, re.compile(path_pattern), 429, None, message, times, retry_after, is_global
+            method, re.compile(path_pattern), 429, None, message, times, retry_after, is_global, after
         )
         self.state.faults.append(fault)
 

@@ -71,12 +71,18 @@ class InjectedFault:
     remaining: int
     retry_after: float | None
     is_global: bool = False
+    skip: int = 0  # matching requests let through before the fault starts answering
 
     def matches(self, method: str, path: str) -> bool:
-        """Whether this fault applies to a request (and has uses left)."""
+        """Whether this fault applies to a request (and has uses left); a skipped request counts."""
         if self.remaining <= 0 or (self.method is not None and self.method != method):
             return False
-        return self.pattern.search(path) is not None
+        if self.pattern.search(path) is None:
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        return True
 
 
 def parse_snowflake(value: str, field: str) -> int:
