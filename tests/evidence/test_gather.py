@@ -263,3 +263,20 @@ async def test_search_results_on_private_addresses_are_refused_without_connectin
     assert all(a.status == "blocked" and "not a public address" in (a.detail or "") for a in fetched)
     assert web.hits("/eiffel") == 0  # nothing connected
     assert any("could not be read (refused:" in n for n in briefing.caveats)
+
+
+@pytest.mark.parametrize(
+    ("claim", "focused"),
+    [
+        ("Phil Jones says no global warming since 1995.", "Phil Jones 1995 global warming"),
+        ("Therefore, sea levels could not have risen by 20 cm.", "20 cm sea levels risen"),
+        ("While the Greenland interior is in balance, coasts lose ice.", "Greenland interior balance coasts"),
+    ],
+)
+def test_a_claims_focused_query_keeps_names_figures_and_subject_words(claim: str, focused: str) -> None:
+    from evidence.gather import claim_queries
+
+    queries = claim_queries(claim, 3)
+    assert queries[0] == claim
+    assert queries[1] == focused  # reporting verbs and connectives ("says", "Therefore") are dropped
+    assert claim_queries(claim, 1) == [claim]
