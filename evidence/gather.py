@@ -61,11 +61,14 @@ RESULTS_PER_SEARCH = 5
 QUERY_CHARS = 300
 VARIANT_WORDS = 3  # key words beside names and figures in a claim's focused query
 _QUERY_WORD = re.compile(r"[^\W\d_][\w'’-]*")
-# Words that say who reports or how a sentence connects, not what it is about: never key words.
-_NOT_KEY = frozenset(
-    "say says said claim claims claimed find finds found show shows suggest suggests "
-    "therefore thus hence however although though while because since given yet still even "
-    "also already now well much many".split()
+# Stopwords, and words that say who reports or how a sentence connects: never key words.
+_NOT_KEY = (
+    frozenset(
+        "say says said claim claims claimed find finds found show shows suggest suggests "
+        "therefore thus hence however although though while because since given yet still even "
+        "also already now well much many".split()
+    )
+    | STOPWORDS
 )
 
 
@@ -93,7 +96,7 @@ def claim_queries(claim: str, limit: int) -> list[str]:
     words = [
         w
         for w in _QUERY_WORD.findall(claim)
-        if len(w) > 2 and normalise(w) not in STOPWORDS | _NOT_KEY and w.lower() not in in_names
+        if len(w) > 2 and normalise(w) not in _NOT_KEY and w.lower() not in in_names
     ]
     focused = " ".join(dict.fromkeys(named + stated + words[:VARIANT_WORDS]))
     if focused:
