@@ -25,7 +25,7 @@ import numpy as np
 from crews.figures import figures
 from crews.grounding import TranscriptIndex
 from crews.schemas import ExtractedClaim, KeyPoint
-from crews.text import STOPWORDS, Sentence, shorten
+from crews.text import CONNECTIVES, STOPWORDS, Sentence, bare_word, shorten
 
 MAX_ITEM_CHARS = 200  # key points and claims are quoted whole: longer sentences are not used
 MMR_LAMBDA = 0.7
@@ -34,6 +34,8 @@ MIN_CLAIM_WORDS = 6
 TITLE_CHARS = 80
 TLDR_POINTS = 3
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+# A word of a name: letters and digits joined by hyphens or apostrophes, or an abbreviation.
+_NAME_WORD = re.compile(r"(?:[A-Z]\.){2,}|[A-Za-z][A-Za-z0-9]*(?:[-'’][A-Za-z0-9]+)*")
 _SUPERLATIVE = re.compile(
     r"\b(more|less|fewer|most|least|larg|small|high|low|fast|slow|great|long|short|deep|old|young|"
     r"hot|cold|big)(er|est)?\b.*\b(than|ever|world|on earth|in history|of all)\b|\b\w+est\b|"
@@ -146,17 +148,19 @@ def checkworthiness(text: str) -> float:
 def entities(text: str) -> list[str]:
     """Runs of capitalised words (a light stand-in for named-entity recognition).
 
-    The sentence's first word counts only when the next word is capitalised too and it is not
-    a stopword ("Phil Jones says" names Phil Jones; "The Eiffel Tower" names Eiffel Tower).
+    Name words keep their digits ("CO2") and abbreviations their dots ("U.S."); a possessive
+    's is dropped ("Antarctica's" names Antarctica). The sentence's first word counts only when
+    the next word is capitalised too and it is neither a stopword nor a connective ("Phil Jones
+    says" names Phil Jones; "The Eiffel Tower" names Eiffel Tower; "Therefore CO2" names CO2).
     """
     found: list[str] = []
     current: list[str] = []
-    words = [match.group() for match in _WORD.finditer(text)]
+    words = [bare_word(match.group()) for match in _NAME_WORD.finditer(text)]
     for position, word in enumerate(words):
         opens = (
-            len(words) > 1 and words[1][0].isupper() and word.lower() not in STOPWORDS
+            len(words) > 1 and words[1][0].isupper() and word.lower() not in STOPWORDS | CONNECTIVES
         )  # a name that starts the sentence
-        if word[0].isupper() and (position > 0 or opens) and word not in ("I", "I'm"):
+        if word[0].isupper() and (position > 0 or opens) and word not in ("I", "I'm", "I’m"):
             current.append(word)
             continue
         if current:

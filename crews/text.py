@@ -19,12 +19,19 @@ from typing import Protocol
 MAX_SENTENCE_WORDS = 25
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s+")
+_POSSESSIVE = re.compile(r"['’]s$")
 STOPWORDS = frozenset(
     "a an the and or but of to in on at by for with from as is are was were be been being it its this "
     "that these those there their they them he she his her we our you your i me my not no so if then "
     "than too very can could will would should may might must do does did has have had into over "
     "about up down out just also only each every some any all more most such what which who whom "
     "how when where why".split()
+)
+# Words that say who reports a statement or how it connects to the last one: never its subject.
+CONNECTIVES = frozenset(
+    "say says said claim claims claimed find finds found show shows suggest suggests "
+    "therefore thus hence however although though while because since given yet still even "
+    "also already now well much many currently meanwhile moreover furthermore indeed".split()
 )
 
 
@@ -49,6 +56,11 @@ class Sentence:
 def normalise(text: str) -> str:
     """Lower-case words and digits separated by single spaces (for comparing texts)."""
     return _NON_WORD.sub(" ", text.lower()).strip()
+
+
+def bare_word(word: str) -> str:
+    """A word without its possessive 's ("Antarctica's", "Antarctica’s" → "Antarctica")."""
+    return _POSSESSIVE.sub("", word)
 
 
 def content_words(text: str) -> list[str]:

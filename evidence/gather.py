@@ -36,7 +36,7 @@ from crews.builder import Tier
 from crews.extractive import entities
 from crews.figures import figures
 from crews.schemas import SearchQueriesOutput
-from crews.text import STOPWORDS, content_words, normalise
+from crews.text import CONNECTIVES, STOPWORDS, bare_word, content_words, normalise
 from evidence.cache import EvidenceCache
 from evidence.fetch import Fetcher, FetchError, Page
 from evidence.passages import MemoEmbedder, rank, split_passages
@@ -61,15 +61,7 @@ RESULTS_PER_SEARCH = 5
 QUERY_CHARS = 300
 VARIANT_WORDS = 3  # key words beside names and figures in a claim's focused query
 _QUERY_WORD = re.compile(r"[^\W\d_][\w'’-]*")
-# Stopwords, and words that say who reports or how a sentence connects: never key words.
-_NOT_KEY = (
-    frozenset(
-        "say says said claim claims claimed find finds found show shows suggest suggests "
-        "therefore thus hence however although though while because since given yet still even "
-        "also already now well much many".split()
-    )
-    | STOPWORDS
-)
+_NOT_KEY = CONNECTIVES | STOPWORDS  # never a claim's key words
 
 
 class Provider(Protocol):
@@ -95,7 +87,7 @@ def claim_queries(claim: str, limit: int) -> list[str]:
     in_names = {word.lower() for name in named for word in name.split()}
     words = [
         w
-        for w in _QUERY_WORD.findall(claim)
+        for w in map(bare_word, _QUERY_WORD.findall(claim))
         if len(w) > 2 and normalise(w) not in _NOT_KEY and w.lower() not in in_names
     ]
     focused = " ".join(dict.fromkeys(named + stated + words[:VARIANT_WORDS]))

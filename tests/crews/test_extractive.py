@@ -74,3 +74,19 @@ async def test_a_single_sentence_is_summary_claim_and_title(embedder: MiniLMEmbe
     assert [p.point for p in found.key_points] == [one[0].text]
     assert [c.text for c in found.claims] == [one[0].text] and found.claims[0].timestamp == 2.0
     assert found.tldr == one[0].text and found.title.startswith("The bridge opened in 2019")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "names"),
+    [
+        ("Phil Jones says no global warming since 1995.", ["Phil Jones"]),
+        ("The Eiffel Tower is 330 metres tall.", ["Eiffel Tower"]),
+        ("Therefore, CO2 levels could not have forced temperatures to rise.", ["CO2"]),
+        ("Seas leave Antarctica’s ice for U.S. coasts and Earth's poles.", ["Antarctica", "U.S.", "Earth"]),
+        ("I'm told that Bill Gates's fund paid NASA.", ["Bill Gates", "NASA"]),
+    ],
+)
+def test_entities_keep_digits_and_abbreviations_and_drop_possessives_and_openers(
+    sentence: str, names: list[str]
+) -> None:
+    assert extractive.entities(sentence) == names

@@ -271,6 +271,8 @@ async def test_search_results_on_private_addresses_are_refused_without_connectin
         ("Phil Jones says no global warming since 1995.", "Phil Jones 1995 global warming"),
         ("Therefore, sea levels could not have risen by 20 cm.", "20 cm sea levels risen"),
         ("While the Greenland interior is in balance, coasts lose ice.", "Greenland interior balance coasts"),
+        ("Therefore, CO2 could not have forced temperatures up.", "CO2 forced temperatures"),
+        ("That’s because Antarctica’s mass shrinks near U.S. coasts.", "Antarctica U.S. mass shrinks near"),
     ],
 )
 def test_a_claims_focused_query_keeps_names_figures_and_subject_words(claim: str, focused: str) -> None:
