@@ -270,10 +270,12 @@ class Wikipedia:
         params = {"prop": "extracts", "explaintext": "1", "exsectionformat": "plain", "titles": title}
         data = await self._call({**params, "redirects": "1"})
         pages = data.get("query", {}).get("pages") if isinstance(data.get("query"), dict) else None
+        if isinstance(pages, dict):  # a wiki older than MediaWiki 1.25 answers formatversion 1
+            pages = list(pages.values())
         if not isinstance(pages, list):
             raise _not_json(self.name, self.api_url)
         for page in pages:
-            if not isinstance(page, dict) or page.get("missing") or page.get("invalid"):
+            if not isinstance(page, dict) or "missing" in page or "invalid" in page:
                 continue
             extract = page.get("extract")
             return str(page.get("title") or title), extract if isinstance(extract, str) else None

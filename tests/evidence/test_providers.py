@@ -229,6 +229,18 @@ async def test_wikipedia_skips_pages_missing_from_extracts(wiki: MediaWikiServer
     assert [r.get("titles") for r in wiki.requests] == [None, "Eiffel Tower replica"]
 
 
+async def test_wikipedia_reads_a_legacy_wikis_formatversion_1_answers(
+    wiki: MediaWikiServer, get_json: GetJSON
+) -> None:
+    wiki.legacy = True
+
+    assert [hit.title for hit in await Wikipedia(wiki.api_url, get_json).search("Eiffel Tower", 5)] == [
+        "Eiffel Tower",
+        "Paris",
+    ]
+    assert await Wikipedia(wiki.api_url, get_json).search("replica", 5) == []  # "missing": "" is missing
+
+
 async def test_wikipedia_limit_and_truncation(wiki: MediaWikiServer, get_json: GetJSON) -> None:
     hits = await Wikipedia(wiki.api_url, get_json, max_chars=40).search("Eiffel Tower Paris", 1)
 

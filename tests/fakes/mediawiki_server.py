@@ -5,7 +5,9 @@ escapes, ranked by word overlap) and `action=query&prop=extracts` (TextExtracts)
 real API, a full-article plain-text extract request (`explaintext` without `exintro`) gets an
 extract for one page only — the others come back without one, with a warning and `continue`.
 Titles in `stale_titles` are listed by search but answered `missing` by the extracts call (a
-search index lagging behind a deletion). It records each request's parameters and User-Agent;
+search index lagging behind a deletion). `legacy=True` answers like a wiki older than
+MediaWiki 1.25, which ignores formatversion=2: pages keyed by page id, flags as "". It records
+each request's parameters and User-Agent;
 `Fault`s (see the SearxNG fake) inject HTTP errors, non-JSON bodies, API errors and delays.
 """
 
@@ -30,6 +32,7 @@ class MediaWikiServer:
     articles: dict[str, str]
     stale_titles: list[str] = field(default_factory=list)
     redirects: dict[str, str] = field(default_factory=dict)
+    legacy: bool = False
     faults: list[Fault] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
     user_agents: list[str] = field(default_factory=list)
@@ -121,6 +124,10 @@ class MediaWikiServer:
             answer = {"continue": {"excontinue": 1, "continue": "||"}}  # no batchcomplete: more to come
             answer["warnings"] = {"extracts": {"warnings": EXLIMIT_WARNING}}
         query["pages"] = pages
+        if self.legacy:  # formatversion 1: a map by page id (missing pages get negative ids)
+            legacy = [{**p, "missing": ""} if p.get("missing") else p for p in pages]
+            query["pages"] = {str(p.get("pageid", -1 - i)): p for i, p in enumerate(legacy)}
+            answer = {**answer, "batchcomplete": ""} if "batchcomplete" in answer else answer
         answer["query"] = query
         return answer
 
