@@ -154,6 +154,9 @@ class LLMSettings(_Section):
     embeddings_threads: int = Field(
         default=1, ge=0, le=256, validation_alias=AliasChoices("EMBEDDINGS_THREADS")
     )
+    # A cross-encoder that reorders evidence passages (evidence.rerank); unset = embeddings alone.
+    reranker_base_url: str | None = Field(default=None, validation_alias=AliasChoices("RERANKER_BASE_URL"))
+    reranker_model: str | None = Field(default=None, validation_alias=AliasChoices("RERANKER_MODEL"))
 
 
 class ModelSpec(BaseModel):

@@ -16,7 +16,10 @@ is the search engine, and the product's own `evidence.gather.RunEvidence` gather
    and off, each with a fresh cache (own data dir); embedding is timed through a wrapper.
 3. `cost`: the flag-on pass again on the same data dir: page fetches must be 0.
 
-    .venv/bin/python benchmarks/evidence.py [--limit N] [--threads 1]
+    .venv/bin/python benchmarks/evidence.py [--limit N] [--threads 1] [--reranker URL [--reranker-model M]]
+
+With `--reranker`, part 1's web gathering sends the embedder's best passages to that
+cross-encoder (`RERANKER_BASE_URL`), which picks the five.
 """
 
 from __future__ import annotations
@@ -102,12 +105,18 @@ class TimedEmbedder:
         return total
 
 
-def settings_for(data_dir: Path, sources: list[str], searxng: str | None, parallel: bool = False) -> Settings:
-    """Embedded defaults (no LLM), loopback allowed, the given evidence sources and flag."""
+def settings_for(
+    data_dir: Path,
+    sources: list[str],
+    searxng: str | None,
+    parallel: bool = False,
+    reranker: Row | None = None,
+) -> Settings:
+    """Embedded defaults (no LLM), loopback allowed, the given evidence sources, flag and reranker."""
     return load_settings(
         pipeline={"data_dir": data_dir, "allow_private_urls": True},
         evidence={"sources": sources, "searxng_url": searxng},
-        llm={"base_url": None},
+        llm={"base_url": None, **(reranker or {})},
         flags={"parallel_fact_checking": parallel},
     )
 
@@ -181,7 +190,9 @@ async def recall(resources: Resources, plan: Tier, claims: list[Case], embedder:
     return figures
 
 
-async def retrieval(tmp: Path, rows: list[Row], embedder: MiniLMEmbedder, limit: int | None) -> Row:
+async def retrieval(
+    tmp: Path, rows: list[Row], embedder: MiniLMEmbedder, limit: int | None, reranker: Row | None
+) -> Row:
     """Part 1: web recall@5 (memory empty) beside memory recall@5 (dev evidence loaded)."""
     pages, index, url_of = WebPages(), list[FakePage](), dict[str, str]()
     await pages.start()
@@ -194,7 +205,7 @@ async def retrieval(tmp: Path, rows: list[Row], embedder: MiniLMEmbedder, limit:
     claims = cases(rows, url_of)[:limit]
     bounds = replace(tier(Depth.COMPREHENSIVE), searches_per_run=10**6, pages_per_run=10**6)
     try:
-        web_settings = settings_for(tmp / "retrieval", ["searxng"], base)
+        web_settings = settings_for(tmp / "retrieval", ["searxng"], base, reranker=reranker)
         on_web = await recall(Resources(web_settings, embedder=embedder), bounds, claims, embedder)
     finally:
         await search.stop()
@@ -211,6 +222,7 @@ async def retrieval(tmp: Path, rows: list[Row], embedder: MiniLMEmbedder, limit:
     return {
         "plan": "comprehensive per-claim bounds (searches 3, pages 5 per claim), per-run bounds lifted",
         "articles": len(index),
+        "reranker": (reranker or {}).get("reranker_base_url"),
         "web": on_web,
         "memory": {**in_memory, "reference_sentences": len(items)},
     }
@@ -304,12 +316,12 @@ async def speed_and_cost(tmp: Path, rows: list[Row], embedder: MiniLMEmbedder) -
     return figures, {"second_pass_flag_on_same_data_dir": cost}
 
 
-async def measure(limit: int | None, threads: int) -> Row:
+async def measure(limit: int | None, threads: int, reranker: Row | None = None) -> Row:
     """All three parts in a throwaway directory; the figures and the targets."""
     rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
     embedder = MiniLMEmbedder(threads=threads)
     with tempfile.TemporaryDirectory() as tmp:
-        found = await retrieval(Path(tmp), rows, embedder, limit)
+        found = await retrieval(Path(tmp), rows, embedder, limit, reranker)
         speed, cost = await speed_and_cost(Path(tmp), rows, embedder)
     return {
         "cpu_count": os.cpu_count(),
@@ -331,10 +343,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N SUPPORTS/REFUTES claims")
     parser.add_argument("--threads", type=int, default=1, help="EMBEDDINGS_THREADS (0 = all cores)")
+    parser.add_argument("--reranker", help="a /rerank endpoint's base URL for part 1 (RERANKER_BASE_URL)")
+    parser.add_argument("--reranker-model", help="RERANKER_MODEL")
     args = parser.parse_args()
+    reranker = {"reranker_base_url": args.reranker, "reranker_model": args.reranker_model}
     setup_logging("ERROR")
     started = time.perf_counter()
-    figures = asyncio.run(measure(args.limit, args.threads))
+    figures = asyncio.run(measure(args.limit, args.threads, reranker if args.reranker else None))
     figures["wall_seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(figures, indent=2))
 

@@ -12,13 +12,14 @@ For each claim, `for_claim`:
 3. takes the pages: Wikipedia and ZIM give their text, other results are fetched (cached,
    robots.txt respected) within the tier's pages per claim and per run;
 4. splits them into passages of a few sentences, keeps what BM25 prefers and ranks that by
-   embedding similarity to the claim; the best `WEB_PASSAGES` become numbered evidence with
-   their URL, title, site, date and the exact quote.
+   embedding similarity to the claim — then, with RERANKER_BASE_URL, lets a cross-encoder
+   reorder the embedder's best (`evidence.rerank`); the best `WEB_PASSAGES` become numbered
+   evidence with their URL, title, site, date and the exact quote.
 
 A provider that fails (unreachable, rate limited, JSON disabled) is not asked again in this
 run — a per-run breaker, so a dead source costs seconds per run, not per claim — and
-`notes()` names it for the briefing's caveats. Every search and fetch is recorded as a
-`SourceAttempt` (provenance, shown by `autointel runs show`).
+`notes()` names it for the briefing's caveats; a failing reranker likewise. Every search and
+fetch is recorded as a `SourceAttempt` (provenance, shown by `autointel runs show`).
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ from evidence.cache import EvidenceCache
 from evidence.fetch import Fetcher, FetchError, Page
 from evidence.passages import MemoEmbedder, rank, split_passages
 from evidence.providers import ProviderError, SearchHit, SearxNG, Wikipedia, ZimArchive
+from evidence.rerank import RERANK_POOL, Reranker, RerankError, build_reranker
 from observability.metrics import (
     EVIDENCE_FETCH_SECONDS,
     EVIDENCE_FETCHES,
     EVIDENCE_PASSAGES,
+    EVIDENCE_RERANKS,
     EVIDENCE_SEARCHES,
 )
 from pipelines.models import Claim, Evidence, SourceAttempt
@@ -129,6 +132,8 @@ class RunEvidence:
     answered: set[str] = field(default_factory=set)
     probes: dict[str, asyncio.Lock] = field(default_factory=dict)
     embedder: MemoEmbedder | None = None  # the run's passages are embedded once
+    reranker: Reranker | None = None  # RERANKER_BASE_URL's cross-encoder, until it fails once
+    rerank_failure: str | None = None
 
     @classmethod
     @asynccontextmanager
@@ -144,6 +149,7 @@ class RunEvidence:
         run.fetcher = Fetcher(
             settings.evidence, allow_private=settings.pipeline.allow_private_urls, cache=run.cache
         )
+        run.reranker = build_reranker(settings)
         try:
             run.providers = build_providers(resources, run.fetcher)
             for name in outside:
@@ -153,6 +159,8 @@ class RunEvidence:
         finally:
             await run.fetcher.aclose()
             await run.cache.close()
+            if run.reranker is not None:
+                await run.reranker.aclose()
 
     def notes(self) -> list[str]:
         """What could not be used in this run (sources, pages, budget), for the briefing's caveats."""
@@ -161,6 +169,8 @@ class RunEvidence:
         if unread:
             reasons = "; ".join(dict.fromkeys(a.detail or a.status for a in unread[:3]))
             notes.append(f"{len(unread)} result page(s) could not be read ({reasons}).")
+        if self.rerank_failure:
+            notes.append(f"Evidence was ranked by embeddings alone: {self.rerank_failure}.")
         if any(a.status == "skipped" for a in self.attempts):
             notes.append("Some searches or pages were skipped: this depth's evidence budget was spent.")
         return notes
@@ -295,7 +305,11 @@ class RunEvidence:
         if self.embedder is None:
             self.embedder = MemoEmbedder(embedder_of(self.resources))
         texts = [p for _, p in pieces]
-        ranked = await rank(self.embedder, claim.text, texts, WEB_PASSAGES, prefilter=PREFILTER)
+        if self.reranker is None:
+            ranked = await rank(self.embedder, claim.text, texts, WEB_PASSAGES, prefilter=PREFILTER)
+        else:
+            pool = await rank(self.embedder, claim.text, texts, RERANK_POOL, prefilter=2 * RERANK_POOL)
+            ranked = (await self._reranked(claim, [texts[i] for i, _ in pool], pool))[:WEB_PASSAGES]
         EVIDENCE_PASSAGES.inc(len(pieces))
         return [
             Evidence(
@@ -312,6 +326,21 @@ class RunEvidence:
             )
             for i, score in ranked
         ]
+
+    async def _reranked(
+        self, claim: Claim, texts: list[str], pool: list[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        """`pool` in the reranker's order; the embedder's order once the reranker has failed."""
+        if self.reranker is None:
+            return pool
+        try:
+            order = await self.reranker.order(claim.text, texts)
+        except RerankError as exc:
+            self.rerank_failure, self.reranker = exc.reason, None  # not asked again in this run
+            EVIDENCE_RERANKS.labels(outcome="failed").inc()
+            return pool
+        EVIDENCE_RERANKS.labels(outcome="ok").inc()
+        return [pool[j] for j in order]
 
     def _record(
         self,

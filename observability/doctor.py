@@ -14,7 +14,8 @@ Checks, in report order (each: ok / warn / fail, label, details, how to fix):
   probed), Qdrant reachable (server) or its local folder present or creatable (never created),
   and every AutoIntel collection's vector size equal to the embedder's.
 - evidence sources, one per outside source in EVIDENCE_SOURCES (observability.evidence_checks):
-  searxng (a real search), wikipedia (a siteinfo + search request), zim (opens and searches the file).
+  searxng (a real search), wikipedia (a siteinfo + search request), zim (opens and searches the file);
+  and the evidence reranker when RERANKER_BASE_URL is set (ranks two probe passages).
 - LLM: LLM_BASE_URL's GET /models and one tiny completion with the configured response_format;
   unset = the bundled GGUF file exists and llama_cpp imports.
 - whisper: the model loads (no download) and transcribes one second of audio.
@@ -58,7 +59,7 @@ from observability.checks import (
     hide_password,
     reason,
 )
-from observability.evidence_checks import EVIDENCE_CHECKS, evidence_deadline
+from observability.evidence_checks import EVIDENCE_CHECKS, check_reranker, evidence_deadline
 from observability.host_checks import (
     check_compression,
     check_disk,
@@ -284,6 +285,11 @@ def _plan(settings: Settings | None) -> list[_Check]:
             _Check(source, partial(EVIDENCE_CHECKS[source], settings), evidence_deadline(settings, source))
             for source in settings.evidence.sources
             if source in EVIDENCE_CHECKS
+        ),
+        *(
+            [_Check("reranker", partial(check_reranker, settings), network)]
+            if settings.llm.reranker_base_url
+            else []
         ),
         _Check("LLM", partial(check_llm, settings), NETWORK_TIMEOUT + COMPLETION_TIMEOUT + 1),
         _threaded("whisper", check_whisper, settings.whisper, deadline=WHISPER_DEADLINE),

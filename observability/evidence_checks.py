@@ -5,6 +5,8 @@
 - wikipedia: one siteinfo + search request to WIKIPEDIA_API_URL answers MediaWiki JSON; warn
   while HTTP_USER_AGENT has no operator contact (Wikimedia's User-Agent policy asks for one).
 - zim: ZIM_PATH is set, the file opens, has a full-text index and can be searched.
+- reranker (when RERANKER_BASE_URL is set): two probe passages come back ranked, the relevant
+  one first.
 
 `memory` is the vector-memory check's. Each check goes through the code fact-checks use: the
 SSRF-guarded `evidence.fetch.Fetcher` (same user agent, timeout and ALLOW_PRIVATE_URLS rule)
@@ -228,6 +230,30 @@ async def check_zim(settings: Settings) -> list[CheckResult]:
         f"{path.name}: {articles} articles, {index}; search works ({len(hits)} hit(s) for {PROBE_QUERY!r})"
     )
     return [CheckResult(Status.OK, "zim", details)]
+
+
+async def check_reranker(settings: Settings) -> list[CheckResult]:
+    """RERANKER_BASE_URL ranks two probe passages through the client evidence gathering uses."""
+    await preload("evidence.rerank")
+    from evidence.rerank import RerankError, build_reranker
+
+    reranker = build_reranker(settings)
+    if reranker is None:
+        return []
+    where = hide_password(reranker.url)
+    try:
+        order = await reranker.order(PROBE_QUERY, ["An encyclopedia is a reference work.", "Rain fell."])
+    except RerankError as exc:
+        fix = "start the rerank server, or fix RERANKER_BASE_URL / RERANKER_MODEL / LLM_API_KEY"
+        return [CheckResult(Status.FAIL, "reranker", exc.reason.replace(reranker.url, where), fix)]
+    finally:
+        await reranker.aclose()
+    if order[0] != 0:
+        details = f"{where} ranks a passage about {PROBE_QUERY!r} below one about rain"
+        fix = "RERANKER_MODEL must be a reranker (cross-encoder), not an embedding or chat model"
+        return [CheckResult(Status.WARN, "reranker", details, fix)]
+    model = settings.llm.reranker_model or "its model"
+    return [CheckResult(Status.OK, "reranker", f"{model} at {where} ranks evidence passages")]
 
 
 EVIDENCE_CHECKS: dict[str, Callable[[Settings], Awaitable[list[CheckResult]]]] = {

@@ -119,6 +119,11 @@ EVIDENCE_FETCH_SECONDS = Histogram(
 EVIDENCE_PASSAGES = Counter(
     "autointel_evidence_passages_total", "Passages of fetched pages ranked against claims."
 )
+EVIDENCE_RERANKS = Counter(
+    "autointel_evidence_reranks_total",
+    "Passage pools sent to the cross-encoder reranker (RERANKER_BASE_URL), by outcome (ok, failed).",
+    ["outcome"],
+)
 
 # --- memory --------------------------------------------------------------------------------
 MEMORY_OPERATIONS = Counter(

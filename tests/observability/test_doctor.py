@@ -19,6 +19,7 @@ from cli.doctor import run_doctor
 from e2e.discord_emulator import DiscordEmulator
 from fakes.mediawiki_server import MediaWikiServer
 from fakes.openai_server import Fault, ScriptedOpenAI
+from fakes.rerank_server import RerankServer
 from fakes.searxng_server import FakePage, SearxNGServer
 from fakes.searxng_server import Fault as HTTPFault
 from fakes.zim_archive import build_zim
@@ -33,7 +34,7 @@ from observability.checks import (
     hide_password,
 )
 from observability.doctor import DoctorReport, run_checks
-from observability.evidence_checks import check_searxng, check_wikipedia, check_zim
+from observability.evidence_checks import check_reranker, check_searxng, check_wikipedia, check_zim
 from pipelines.store import RunStore, head_revision
 from settings import Settings, SettingsError, load_settings
 
@@ -543,3 +544,28 @@ async def test_zim_archive(make_settings: MakeSettings, tmp_path: Path) -> None:
     assert (
         unset.status is Status.FAIL and unset.details == "zim is in EVIDENCE_SOURCES but ZIM_PATH is not set"
     )
+
+
+async def test_reranker_check(make_settings: MakeSettings) -> None:
+    assert await check_reranker(make_settings()) == []  # not configured: nothing to check
+    assert "reranker" not in [check.label for check in doctor._plan(make_settings())]
+    server = RerankServer()
+    await server.start()
+    try:
+        settings = make_settings(llm={"reranker_base_url": server.base_url, "reranker_model": "bge"})
+        assert "reranker" in [check.label for check in doctor._plan(settings)]
+        [ok] = await check_reranker(settings)
+        assert (
+            ok.status is Status.OK
+            and ok.details == f"bge at {server.base_url}/rerank ranks evidence passages"
+        )
+        server.prefer = ["Rain"]  # a model that is not a reranker ranks passages at random
+        [odd] = await check_reranker(settings)
+        assert odd.status is Status.WARN and "cross-encoder" in odd.fix
+        server.faults.append(HTTPFault(status=404))
+        [failed] = await check_reranker(settings)
+        assert failed.status is Status.FAIL and "answered HTTP 404" in failed.details
+    finally:
+        await server.stop()
+    [down] = await check_reranker(settings)
+    assert down.status is Status.FAIL and "is unreachable" in down.details and "RERANKER_BASE_URL" in down.fix
