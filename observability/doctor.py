@@ -10,9 +10,10 @@ Checks, in report order (each: ok / warn / fail, label, details, how to fix):
   older revision = warn "run autointel db upgrade"; never migrates, never creates the SQLite file);
   then watches whose polls fail (warn, naming them and their last error).
 - redis: PING when REDIS_URL is set; ok "in-process queue" otherwise.
-- embeddings and vector memory: the embedder's dimension (bundled MiniLM: 384; an endpoint is
-  probed), Qdrant reachable (server) or its local folder present or creatable (never created),
-  and every AutoIntel collection's vector size equal to the embedder's.
+- embeddings and vector memory (observability.memory_checks): the embedder's dimension
+  (bundled MiniLM: 384; an endpoint is probed), Qdrant reachable (server) or its local folder
+  present or creatable (never created), and every AutoIntel collection's vector size equal to
+  the embedder's.
 - evidence sources, one per outside source in EVIDENCE_SOURCES (observability.evidence_checks):
   searxng (a real search), wikipedia (a siteinfo + search request), zim (opens and searches the file);
   and the evidence reranker when RERANKER_BASE_URL is set (ranks two probe passages).
@@ -52,7 +53,6 @@ from observability.checks import (
     Status,
     check_database,
     check_discord,
-    check_memory,
     check_redis,
     client_timeout,
     error_text,
@@ -68,6 +68,7 @@ from observability.host_checks import (
     check_telemetry,
     check_whisper,
 )
+from observability.memory_checks import check_memory
 from routing.catalog import model_id
 from settings import ModelSpec, Settings
 

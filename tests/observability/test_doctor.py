@@ -29,12 +29,12 @@ from observability.checks import (
     Status,
     check_database,
     check_discord,
-    check_memory,
     check_redis,
     hide_password,
 )
 from observability.doctor import DoctorReport, run_checks
 from observability.evidence_checks import check_reranker, check_searxng, check_wikipedia, check_zim
+from observability.memory_checks import check_memory
 from pipelines.store import RunStore, head_revision
 from settings import Settings, SettingsError, load_settings
 
