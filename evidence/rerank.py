@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from observability.checks import hide_password
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Reranker:
     ) -> None:
         """Point at `{base_url}/rerank`; no request is made until `order()`."""
         self.url = base_url.rstrip("/") + "/rerank"
+        self.where = hide_password(self.url)  # what messages show (they reach the briefing's caveats)
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(timeout=timeout_seconds, headers=headers)
@@ -69,13 +71,15 @@ class Reranker:
         try:
             response = await self._client.post(self.url, json=body)
         except httpx.HTTPError as exc:
-            raise RerankError(f"the reranker at {self.url} is unreachable ({_cause(exc)})") from exc
+            raise RerankError(f"the reranker at {self.where} is unreachable ({_cause(exc)})") from exc
         if response.status_code >= 400:
-            raise RerankError(f"the reranker at {self.url} answered HTTP {response.status_code}")
+            raise RerankError(f"the reranker at {self.where} answered HTTP {response.status_code}")
         try:
             return _parse(response.json(), len(documents))
         except ValueError as exc:
-            raise RerankError(f"the reranker at {self.url} answered something that is not a ranking") from exc
+            raise RerankError(
+                f"the reranker at {self.where} answered something that is not a ranking"
+            ) from exc
 
     async def aclose(self) -> None:
         """Close the connection pool."""

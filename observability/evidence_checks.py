@@ -240,12 +240,12 @@ async def check_reranker(settings: Settings) -> list[CheckResult]:
     reranker = build_reranker(settings)
     if reranker is None:
         return []
-    where = hide_password(reranker.url)
+    where = reranker.where
     try:
         order = await reranker.order(PROBE_QUERY, ["An encyclopedia is a reference work.", "Rain fell."])
     except RerankError as exc:
         fix = "start the rerank server, or fix RERANKER_BASE_URL / RERANKER_MODEL / LLM_API_KEY"
-        return [CheckResult(Status.FAIL, "reranker", exc.reason.replace(reranker.url, where), fix)]
+        return [CheckResult(Status.FAIL, "reranker", exc.reason, fix)]
     finally:
         await reranker.aclose()
     if order[0] != 0:

@@ -135,13 +135,16 @@ async def test_reranker_errors_are_specific(reranker: RerankServer, fault: Fault
         await client.aclose()
 
 
-async def test_unreachable_reranker_is_an_error(unused_tcp_port: int) -> None:
-    client = Reranker(f"http://127.0.0.1:{unused_tcp_port}/v1", None, None)
+async def test_unreachable_reranker_is_an_error_that_hides_its_password(unused_tcp_port: int) -> None:
+    client = Reranker(f"http://ops:s3cret@127.0.0.1:{unused_tcp_port}/v1", None, None)
     try:
-        with pytest.raises(RerankError, match="is unreachable"):
+        with pytest.raises(RerankError, match="is unreachable") as caught:
             await client.order("q", ["a", "b"])
     finally:
         await client.aclose()
+    assert (
+        "s3cret" not in caught.value.reason and f"ops:***@127.0.0.1:{unused_tcp_port}" in caught.value.reason
+    )
 
 
 async def test_the_reranker_is_built_only_when_configured(make_settings: Callable[..., Settings]) -> None:
