@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from observability.checks import hide_password
+
 log = logging.getLogger(__name__)
 
 GetJSON = Callable[[str, dict[str, str]], Awaitable[Any]]
@@ -74,7 +76,7 @@ def describe_http_error(
     `status` None means no HTTP answer at all (connection refused, DNS, timeout): `cause`
     then says why, briefly.
     """
-    label = f"{_LABELS.get(provider, provider)} at {base_url}"
+    label = f"{_LABELS.get(provider, provider)} at {hide_password(base_url)}"  # reaches the caveats
     if status is None:
         return f"{label} is unreachable ({cause or 'no answer'})"
     if status == 403 and provider == "searxng":
@@ -104,7 +106,7 @@ def _short_cause(exc: BaseException) -> str:
 def _not_json(provider: str, base_url: str) -> ProviderError:
     """The error for an answer that is not the provider's JSON."""
     what = {"searxng": "SearxNG's JSON", "wikipedia": "MediaWiki API JSON"}.get(provider, "JSON")
-    label = f"{_LABELS.get(provider, provider)} at {base_url}"
+    label = f"{_LABELS.get(provider, provider)} at {hide_password(base_url)}"
     return ProviderError(provider, f"{label} answered something that is not {what}")
 
 
@@ -190,7 +192,9 @@ class SearxNG:
             if isinstance(engine, list | tuple) and engine:
                 parts.append(": ".join(str(part) for part in engine[:2]))
         detail = "; ".join(parts[:3]) or "no detail"
-        return f"SearxNG at {self.base_url} found nothing: its engines did not answer ({detail})"
+        return (
+            f"SearxNG at {hide_password(self.base_url)} found nothing: its engines did not answer ({detail})"
+        )
 
 
 def wiki_page_url(api_url: str, title: str) -> str:

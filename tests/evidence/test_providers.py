@@ -179,6 +179,11 @@ async def test_unreachable_and_slow_instances(searxng: SearxNGServer) -> None:
             await SearxNG(base_url, fetch).search("Eiffel", 5)
 
 
+def test_provider_errors_hide_a_urls_password() -> None:
+    reason = describe_http_error("searxng", "http://ops:s3cret@searxng:8080", None, None, cause="refused")
+    assert reason == "SearxNG at http://ops:***@searxng:8080 is unreachable (refused)"
+
+
 def test_describe_http_error() -> None:
     url = "https://search.example"
     assert (
