@@ -132,8 +132,8 @@ class RunEvidence:
     answered: set[str] = field(default_factory=set)
     probes: dict[str, asyncio.Lock] = field(default_factory=dict)
     embedder: MemoEmbedder | None = None  # the run's passages are embedded once
-    reranker: Reranker | None = None  # RERANKER_BASE_URL's cross-encoder, until it fails once
-    rerank_failure: str | None = None
+    reranker: Reranker | None = None  # RERANKER_BASE_URL's cross-encoder
+    rerank_failure: str | None = None  # why it failed: not asked again in this run
 
     @classmethod
     @asynccontextmanager
@@ -305,7 +305,7 @@ class RunEvidence:
         if self.embedder is None:
             self.embedder = MemoEmbedder(embedder_of(self.resources))
         texts = [p for _, p in pieces]
-        if self.reranker is None:
+        if self.reranker is None or self.rerank_failure is not None:
             ranked = await rank(self.embedder, claim.text, texts, WEB_PASSAGES, prefilter=PREFILTER)
         else:
             pool = await rank(self.embedder, claim.text, texts, RERANK_POOL, prefilter=2 * RERANK_POOL)
@@ -330,13 +330,12 @@ class RunEvidence:
     async def _reranked(
         self, claim: Claim, texts: list[str], pool: list[tuple[int, float]]
     ) -> list[tuple[int, float]]:
-        """`pool` in the reranker's order; the embedder's order once the reranker has failed."""
-        if self.reranker is None:
-            return pool
+        """`pool` in the reranker's order; the embedder's order when the reranker fails."""
+        assert self.reranker is not None
         try:
             order = await self.reranker.order(claim.text, texts)
         except RerankError as exc:
-            self.rerank_failure, self.reranker = exc.reason, None  # not asked again in this run
+            self.rerank_failure = exc.reason
             EVIDENCE_RERANKS.labels(outcome="failed").inc()
             return pool
         EVIDENCE_RERANKS.labels(outcome="ok").inc()

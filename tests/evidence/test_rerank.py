@@ -61,10 +61,12 @@ async def evidence_texts(settings: Settings, claims: list[str]) -> tuple[list[li
     """The evidence texts gathered for each claim in one run, and the run's caveat notes."""
     found: list[list[str]] = []
     async with RunEvidence.open(Resources(settings), tier(Depth.COMPREHENSIVE)) as run:
+        client = run.reranker
         for number, text in enumerate(claims, start=1):
             claim = Claim(id=number, text=text, timestamp=0.0, checkworthiness=3)
             found.append([e.text for e in await run.for_claim(claim, REFERENCE_NAMESPACE, None)])
-        return found, run.notes()
+    assert client is None or client._client.is_closed  # closed with the run, failed or not
+    return found, run.notes()
 
 
 async def test_the_rerankers_choice_reaches_the_judge(
