@@ -94,7 +94,7 @@ def describe_http_error(
     return f"{label} answered HTTP {status}"
 
 
-def _short_cause(exc: BaseException) -> str:
+def short_cause(exc: BaseException) -> str:
     """A few words on why a request got no answer."""
     if isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower():
         return "timed out"
@@ -122,7 +122,7 @@ async def _get_json(get_json: GetJSON, provider: str, base_url: str, url: str, p
         elif isinstance(exc, ValueError):  # json.JSONDecodeError and friends
             error = _not_json(provider, base_url)
         else:
-            reason = describe_http_error(provider, base_url, None, None, cause=_short_cause(exc))
+            reason = describe_http_error(provider, base_url, None, None, cause=short_cause(exc))
             error = ProviderError(provider, reason)
         log.warning("evidence provider %s failed: %s (%s)", provider, error.reason, type(exc).__name__)
         raise error from exc
@@ -352,7 +352,7 @@ class ZimArchive:
             try:
                 archive = Archive(self.path)
             except RuntimeError as exc:
-                reason = f"ZIM archive {self.path} cannot be read ({_short_cause(exc)})"
+                reason = f"ZIM archive {self.path} cannot be read ({short_cause(exc)})"
                 raise ProviderError(self.name, reason) from exc
             if not archive.has_fulltext_index:
                 reason = f"ZIM archive {self.path.name} has no full-text index, so it cannot be searched"
@@ -370,7 +370,7 @@ class ZimArchive:
         try:
             paths = list(Searcher(archive).search(Query().set_query(query)).getResults(0, limit))
         except RuntimeError as exc:
-            reason = f"ZIM archive {self.path.name} could not search ({_short_cause(exc)})"
+            reason = f"ZIM archive {self.path.name} could not search ({short_cause(exc)})"
             raise ProviderError(self.name, reason) from exc
         hits: list[SearchHit] = []
         seen: set[str] = set()

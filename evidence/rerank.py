@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from evidence.providers import short_cause
 from observability.checks import hide_password
 from settings import Settings
 
@@ -71,7 +72,7 @@ class Reranker:
         try:
             response = await self._client.post(self.url, json=body)
         except httpx.HTTPError as exc:
-            raise RerankError(f"the reranker at {self.where} is unreachable ({_cause(exc)})") from exc
+            raise RerankError(f"the reranker at {self.where} is unreachable ({short_cause(exc)})") from exc
         if response.status_code >= 400:
             raise RerankError(f"the reranker at {self.where} answered HTTP {response.status_code}")
         try:
@@ -99,14 +100,6 @@ def _parse(data: Any, count: int) -> dict[int, float]:
             raise ValueError(f"bad result {item!r:.80}")
         scores.setdefault(index, float(score))
     return scores
-
-
-def _cause(exc: BaseException) -> str:
-    """A few words on why a request got no answer."""
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:80]
 
 
 def build_reranker(settings: Settings) -> Reranker | None:
