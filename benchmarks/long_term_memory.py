@@ -15,15 +15,19 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from memory.corpus import load_corpus
-from memory.embeddings import build_embedder
-from memory.vector import MemoryItem, VectorMemory
-from settings import load_settings
+# the repo first: benchmarks/ has its own routing.py and observability.py
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent)]
+
+from memory.corpus import load_corpus  # noqa: E402
+from memory.embeddings import build_embedder  # noqa: E402
+from memory.vector import MemoryItem, VectorMemory  # noqa: E402
+from settings import load_settings  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "climate_fever_dev.jsonl"
 

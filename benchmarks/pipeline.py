@@ -12,18 +12,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from memory.corpus import load_corpus
-from memory.vector import REFERENCE_NAMESPACE
-from observability.logs import setup_logging
-from pipelines.models import Depth
-from pipelines.runner import execute, submit
-from pipelines.service import open_services
-from pipelines.sources import normalise_source
-from settings import load_settings
+# the repo first: benchmarks/ has its own routing.py and observability.py
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent)]
+
+from memory.corpus import load_corpus  # noqa: E402
+from memory.vector import REFERENCE_NAMESPACE  # noqa: E402
+from observability.logs import setup_logging  # noqa: E402
+from pipelines.models import Depth  # noqa: E402
+from pipelines.runner import execute, submit  # noqa: E402
+from pipelines.service import open_services  # noqa: E402
+from pipelines.sources import normalise_source  # noqa: E402
+from settings import load_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

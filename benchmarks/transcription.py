@@ -18,20 +18,24 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from pipelines.evaluation import word_error_rate
-from pipelines.flow import ACQUIRE, TRANSCRIBE
-from pipelines.models import Depth, Transcript
-from pipelines.runner import execute, submit
-from pipelines.sources import normalise_source
-from pipelines.stage import Resources
-from pipelines.store import RunStore
-from pipelines.transcribe import load_whisper
-from settings import load_settings
+# the repo first: benchmarks/ has its own routing.py and observability.py
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent)]
+
+from pipelines.evaluation import word_error_rate  # noqa: E402
+from pipelines.flow import ACQUIRE, TRANSCRIBE  # noqa: E402
+from pipelines.models import Depth, Transcript  # noqa: E402
+from pipelines.runner import execute, submit  # noqa: E402
+from pipelines.sources import normalise_source  # noqa: E402
+from pipelines.stage import Resources  # noqa: E402
+from pipelines.store import RunStore  # noqa: E402
+from pipelines.transcribe import load_whisper  # noqa: E402
+from settings import load_settings  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 ACQUIRE_AND_TRANSCRIBE = dict.fromkeys(Depth, (ACQUIRE, TRANSCRIBE))
@@ -49,13 +53,15 @@ def _serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def _raw_library(path: Path, threads: int) -> float:
-    """Seconds the bare library needs for the file (model already loaded)."""
+def _raw_library(path: Path, threads: int, compute_type: str) -> float:
+    """Seconds the bare library needs for the file (model already loaded), at the product's precision."""
     from faster_whisper import WhisperModel
 
     from pipelines.transcribe import bundled_model_path
 
-    model = WhisperModel(str(bundled_model_path()), device="cpu", compute_type="int8", cpu_threads=threads)
+    model = WhisperModel(
+        str(bundled_model_path()), device="cpu", compute_type=compute_type, cpu_threads=threads
+    )
     started = time.perf_counter()
     segments, _info = model.transcribe(str(path), beam_size=1)
     list(segments)
@@ -109,7 +115,10 @@ def main() -> None:
     args = parser.parse_args()
     product = asyncio.run(_product(args.repeats))
     threads = min(os.cpu_count() or 1, 4)
-    raw = statistics.median(_raw_library(SAMPLES / "facts.ogg", threads) for _ in range(args.repeats))
+    compute_type = str(product["compute_type"])
+    raw = statistics.median(
+        _raw_library(SAMPLES / "facts.ogg", threads, compute_type) for _ in range(args.repeats)
+    )
     product["raw_library_realtime_factor"] = round(float(product["audio_seconds"]) / raw, 2)  # type: ignore[arg-type]
     product["cpu_threads"] = threads
     product["machine"] = f"{platform.machine()} {os.cpu_count()} cores"

@@ -36,6 +36,9 @@ GetJSON = Callable[[str, dict[str, str]], Awaitable[Any]]
 
 EXTRACT_CONCURRENCY = 4  # Wikipedia extract requests in flight at once (one page per request)
 SNIPPET_CHARS = 300  # snippet length when a provider has none of its own (ZIM)
+# Wikipedia and ZIM articles are ranked whole, as fetched pages are (long articles keep their
+# facts far past the lead); the cap only keeps one giant article from flooding the cache.
+ARTICLE_CHARS = 100_000
 _LABELS = {"searxng": "SearxNG", "wikipedia": "Wikipedia API", "zim": "ZIM archive"}
 _SETTINGS = {"searxng": "SEARXNG_URL", "wikipedia": "WIKIPEDIA_API_URL", "zim": "ZIM_PATH"}
 _TAG = re.compile(r"<[^>]*>")
@@ -221,7 +224,7 @@ class Wikipedia:
 
     name = "wikipedia"
 
-    def __init__(self, api_url: str, get_json: GetJSON, *, max_chars: int = 20000) -> None:
+    def __init__(self, api_url: str, get_json: GetJSON, *, max_chars: int = ARTICLE_CHARS) -> None:
         self.api_url = api_url
         self._get_json = get_json
         self.max_chars = max_chars
@@ -233,12 +236,7 @@ class Wikipedia:
         """
         if limit <= 0:
             return []
-        params = {"list": "search", "srsearch": query, "srlimit": str(min(limit, 50))}
-        data = await self._call({**params, "srprop": "snippet|timestamp"})
-        results = data.get("query", {}).get("search") if isinstance(data.get("query"), dict) else None
-        if not isinstance(results, list):
-            raise _not_json(self.name, self.api_url)
-        found = [r for r in results if isinstance(r, dict) and isinstance(r.get("title"), str)][:limit]
+        found = await self._titles(query, limit)
         gate = asyncio.Semaphore(EXTRACT_CONCURRENCY)
 
         async def extract(title: str) -> tuple[str, str | None] | None:
@@ -269,6 +267,27 @@ class Wikipedia:
             )
         return hits
 
+    async def _titles(self, query: str, limit: int, *, retry: bool = True) -> list[dict[str, Any]]:
+        """The search's results (dicts with a `title`), best first.
+
+        The search engine may rewrite the query (`srenablerewrites`: CirrusSearch corrects
+        misspellings, as a transcript has them); a wiki that only suggests a correction gets
+        it searched once when the query itself found nothing.
+        """
+        params = {"list": "search", "srsearch": query, "srlimit": str(min(limit, 50))}
+        data = await self._call({**params, "srprop": "snippet|timestamp", "srenablerewrites": "1"})
+        answer = data.get("query")
+        found: dict[str, Any] = answer if isinstance(answer, dict) else {}
+        results = found.get("search")
+        if not isinstance(results, list):
+            raise _not_json(self.name, self.api_url)
+        titled = [r for r in results if isinstance(r, dict) and isinstance(r.get("title"), str)][:limit]
+        info = found.get("searchinfo")
+        suggestion = info.get("suggestion") if isinstance(info, dict) else None
+        if not titled and retry and isinstance(suggestion, str) and suggestion.strip() not in ("", query):
+            return await self._titles(suggestion.strip(), limit, retry=False)
+        return titled
+
     async def _extract(self, title: str) -> tuple[str, str | None] | None:
         """(canonical title, plain-text extract) of one page, or None when it does not exist."""
         params = {"prop": "extracts", "explaintext": "1", "exsectionformat": "plain", "titles": title}
@@ -294,9 +313,8 @@ class Wikipedia:
         error = data.get("error")
         if isinstance(error, dict):
             code, info = error.get("code", "error"), plain_text(str(error.get("info", "")))[:120]
-            raise ProviderError(
-                self.name, f"Wikipedia API at {self.api_url} refused the query ({code}: {info})"
-            )
+            where = hide_password(self.api_url)
+            raise ProviderError(self.name, f"Wikipedia API at {where} refused the query ({code}: {info})")
         return data
 
 
@@ -324,7 +342,7 @@ class ZimArchive:
 
     name = "zim"
 
-    def __init__(self, path: Path, *, max_chars: int = 20000) -> None:
+    def __init__(self, path: Path, *, max_chars: int = ARTICLE_CHARS) -> None:
         self.path = Path(path)
         self.max_chars = max_chars
         self._archive: Any = None

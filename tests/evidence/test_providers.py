@@ -184,6 +184,15 @@ def test_provider_errors_hide_a_urls_password() -> None:
     assert reason == "SearxNG at http://ops:***@searxng:8080 is unreachable (refused)"
 
 
+async def test_a_wiki_api_error_hides_a_urls_password() -> None:
+    async def refusing(url: str, params: dict[str, str]) -> Any:
+        return {"error": {"code": "maxlag", "info": "Waiting for db1"}}
+
+    with pytest.raises(ProviderError) as caught:
+        await Wikipedia("https://ops:s3cret@wiki.example/w/api.php", refusing).search("Moon", 3)
+    assert "s3cret" not in caught.value.reason and "ops:***@wiki.example" in caught.value.reason
+
+
 def test_describe_http_error() -> None:
     url = "https://search.example"
     assert (
@@ -244,6 +253,39 @@ async def test_wikipedia_reads_a_legacy_wikis_formatversion_1_answers(
         "Paris",
     ]
     assert await Wikipedia(wiki.api_url, get_json).search("replica", 5) == []  # "missing": "" is missing
+
+
+@pytest.mark.parametrize("rewrites", [True, False], ids=["rewritten", "suggested"])
+async def test_wikipedia_finds_a_misspelt_querys_correction(
+    wiki: MediaWikiServer, get_json: GetJSON, rewrites: bool
+) -> None:
+    wiki.corrections, wiki.rewrites = {"Eifel Towr": "Eiffel Tower"}, rewrites
+
+    hits = await Wikipedia(wiki.api_url, get_json).search("Eifel Towr", 5)
+
+    assert [hit.title for hit in hits] == ["Eiffel Tower", "Paris"]
+    searches = [r["srsearch"] for r in wiki.requests if r.get("list") == "search"]
+    assert searches == (["Eifel Towr"] if rewrites else ["Eifel Towr", "Eiffel Tower"])
+    assert all(r["srenablerewrites"] == "1" for r in wiki.requests if r.get("list") == "search")
+
+
+async def test_wikipedia_searches_a_suggestion_once(wiki: MediaWikiServer, get_json: GetJSON) -> None:
+    wiki.rewrites = False
+    wiki.corrections = {"Eifel Towr": "Eifle Towre", "Eifle Towre": "Eifel Towr"}  # suggestions in a loop
+
+    assert await Wikipedia(wiki.api_url, get_json).search("Eifel Towr", 5) == []
+    assert [r["srsearch"] for r in wiki.requests] == ["Eifel Towr", "Eifle Towre"]
+
+
+async def test_wikipedia_articles_are_whole_well_past_their_lead(
+    wiki: MediaWikiServer, get_json: GetJSON
+) -> None:
+    sections = [f"Section {n} describes the tower's history in plain words." for n in range(800)]
+    wiki.articles["Eiffel Tower"] = "\n\n".join([EIFFEL, *sections, "It was repainted in 2024."])
+
+    [hit, *_] = await Wikipedia(wiki.api_url, get_json).search("Eiffel Tower", 5)
+
+    assert hit.text is not None and len(hit.text) > 40_000 and hit.text.endswith("repainted in 2024.")
 
 
 async def test_wikipedia_limit_and_truncation(wiki: MediaWikiServer, get_json: GetJSON) -> None:

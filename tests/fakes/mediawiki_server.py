@@ -6,7 +6,11 @@ real API, a full-article plain-text extract request (`explaintext` without `exin
 extract for one page only — the others come back without one, with a warning and `continue`.
 Titles in `stale_titles` are listed by search but answered `missing` by the extracts call (a
 search index lagging behind a deletion). `legacy=True` answers like a wiki older than
-MediaWiki 1.25, which ignores formatversion=2: pages keyed by page id, flags as "". It records
+MediaWiki 1.25, which ignores formatversion=2: pages keyed by page id, flags as "".
+`corrections` (query → corrected query) act like CirrusSearch's "did you mean": a query that
+finds nothing is answered with the correction's results and `searchinfo.rewrittenquery` when
+the request has `srenablerewrites=1` and the wiki `rewrites`, else with `searchinfo.suggestion`
+only. It records
 each request's parameters and User-Agent;
 `Fault`s (see the SearxNG fake) inject HTTP errors, non-JSON bodies, API errors and delays.
 """
@@ -33,6 +37,8 @@ class MediaWikiServer:
     stale_titles: list[str] = field(default_factory=list)
     redirects: dict[str, str] = field(default_factory=dict)
     legacy: bool = False
+    corrections: dict[str, str] = field(default_factory=dict)
+    rewrites: bool = True
     faults: list[Fault] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
     user_agents: list[str] = field(default_factory=list)
@@ -74,7 +80,20 @@ class MediaWikiServer:
         return list(self.articles).index(title) + 1 if title in self.articles else 9000 + len(title)
 
     def _search(self, params: dict[str, str]) -> dict[str, Any]:
-        wanted = words(params.get("srsearch", ""))
+        query = params.get("srsearch", "")
+        answer = self._search_for(query, params)
+        correction = self.corrections.get(query)
+        if answer["query"]["search"] or correction is None:
+            return answer
+        if self.rewrites and params.get("srenablerewrites") in ("1", "true"):
+            answer = self._search_for(correction, params)
+            answer["query"]["searchinfo"]["rewrittenquery"] = correction
+            return answer
+        answer["query"]["searchinfo"]["suggestion"] = correction
+        return answer
+
+    def _search_for(self, query: str, params: dict[str, str]) -> dict[str, Any]:
+        wanted = words(query)
         limit = min(int(params.get("srlimit", "10")), 500)
         scored = []
         for title, text in [*self.articles.items(), *((t, t) for t in self.stale_titles)]:
