@@ -8,7 +8,7 @@ sees a GPU, else the CPU: int8 where the CPU multiplies int8 exactly (VNNI/AMX o
 CPU), float32 elsewhere. On x86 CPUs without VNNI (AVX2-only, e.g. AMD Zen 2/3) CTranslate2's
 int8 GEMM goes through `vpmaddubsw`, whose 16-bit sums saturate (oneDNN documents this): the
 bundled tiny.en then hears "completed in 2008, hundred and eighteen iron" for "completed in
-1889" — numbers are what a fact-check needs — while float32 hears it right, about 20 % slower.
+1889" — numbers are what a fact-check needs — while float32 hears it right, 20-30 % slower.
 """
 
 from __future__ import annotations
