@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from arq.worker import Worker
 
 from bot.worker import build_worker
 from cli import main
@@ -84,6 +85,16 @@ async def _burst(settings: Settings) -> Any:
     return worker
 
 
+async def _stop(worker: Worker, running: asyncio.Task[None], within: float = 30) -> None:
+    """Stop a worker started with `async_run` once the job it may still be writing back is done
+    (arq's `close()` cancels a job in flight and re-raises its CancelledError)."""
+    in_flight = [task for task in worker.tasks.values() if not task.done()]
+    if in_flight:
+        await asyncio.wait(in_flight, timeout=within)
+    running.cancel()
+    await worker.close()
+
+
 async def _stages(settings: Settings, run_id: str) -> tuple[str, dict[str, StageRecord]]:
     async with await RunStore.open(settings.database_url) as store:
         run = await store.get_run(run_id)
@@ -130,8 +141,7 @@ async def test_cli_analyze_enqueues_and_follows_the_worker(
     try:
         code = await asyncio.to_thread(main, ["analyze", str(JFK), "--depth", "quick"])
     finally:
-        running.cancel()
-        await worker.close()
+        await _stop(worker, running)
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "queued for a worker" in out.err
@@ -193,8 +203,7 @@ async def test_cancel_from_another_process(
         assert await asyncio.to_thread(main, ["runs", "cancel", run_id[:10]]) == 0
         await _wait_stage(settings, run_id, "analyze", "failed", within=30)
     finally:
-        running.cancel()
-        await worker.close()
+        await _stop(worker, running)
     status, stages = await _stages(settings, run_id)
     assert status == "cancelled" and stages["analyze"].error_code == "cancelled"
     assert f"cancelled run {run_id}" in capsys.readouterr().out
