@@ -6,7 +6,8 @@
   bodies that claim to be text but are not (NUL bytes, PDF and image signatures).
 - `main_text` (blocking: run it in a thread) keeps an HTML page's article text with
   trafilatura and reads its title and date; when trafilatura finds nothing it falls back to the
-  `<title>` and the text of the `<p>` elements.
+  `<title>` and the text of the `<p>` elements. `html_to_text` reads a whole article (ZIM
+  entries) more generously.
 - `split_passages` cuts text into overlapping windows of sentences, `bm25_scores` is Okapi
   BM25 over content words (`crews.text.content_words`), and `rank` embeds only BM25's best
   candidates, together with the claim in one batch, and orders them by cosine similarity.
@@ -139,6 +140,26 @@ def main_text(html: str, url: str) -> tuple[str | None, str, str | None]:
         fallback_title, text = _fallback(html)
         title = title or fallback_title
     return title, text.strip(), published
+
+
+def html_to_text(markup: str) -> str:
+    """Main plain text of a whole HTML article (a ZIM entry): trafilatura favouring recall, tables
+    kept, lxml's text when it finds nothing. `main_text` is the stricter reading of web pages."""
+    import lxml.etree
+    import lxml.html
+    import trafilatura
+
+    text = trafilatura.extract(markup, include_comments=False, include_tables=True, favor_recall=True)
+    if text:
+        return text.strip()
+    try:
+        tree = lxml.html.document_fromstring(markup)
+    except (lxml.etree.ParserError, ValueError):  # empty or undecodable document: no text
+        return ""
+    for node in tree.xpath("//script|//style|//head"):
+        node.drop_tree()
+    lines = (" ".join(line.split()) for line in tree.text_content().splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def _sentences(text: str, max_chars: int) -> list[str]:

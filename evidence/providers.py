@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from evidence.passages import html_to_text
 from observability.checks import hide_password
 
 log = logging.getLogger(__name__)
@@ -316,25 +317,6 @@ class Wikipedia:
             where = hide_password(self.api_url)
             raise ProviderError(self.name, f"Wikipedia API at {where} refused the query ({code}: {info})")
         return data
-
-
-def html_to_text(markup: str) -> str:
-    """Main plain text of an HTML article (trafilatura; lxml's text when it finds nothing)."""
-    import lxml.etree
-    import lxml.html
-    import trafilatura
-
-    text = trafilatura.extract(markup, include_comments=False, include_tables=True, favor_recall=True)
-    if text:
-        return text.strip()
-    try:
-        tree = lxml.html.document_fromstring(markup)
-    except (lxml.etree.ParserError, ValueError):  # empty or undecodable document: no text
-        return ""
-    for node in tree.xpath("//script|//style|//head"):
-        node.drop_tree()
-    lines = (_SPACE.sub(" ", line).strip() for line in tree.text_content().splitlines())
-    return "\n".join(line for line in lines if line)
 
 
 class ZimArchive:
