@@ -41,8 +41,9 @@ from crews.text import CONNECTIVES, STOPWORDS, bare_word, content_words, normali
 from evidence.cache import EvidenceCache
 from evidence.fetch import Fetcher, FetchError, Page
 from evidence.passages import MemoEmbedder, rank, split_passages
-from evidence.providers import ProviderError, SearchHit, SearxNG, Wikipedia, ZimArchive
+from evidence.providers import ProviderError, SearchHit, SearxNG, Wikipedia
 from evidence.rerank import RERANK_POOL, Reranker, RerankError, build_reranker
+from evidence.zim import ZimArchive
 from observability.metrics import (
     EVIDENCE_FETCH_SECONDS,
     EVIDENCE_FETCHES,

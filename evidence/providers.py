@@ -1,4 +1,5 @@
-"""Evidence search providers: a SearxNG instance, the MediaWiki (Wikipedia) API, a Kiwix ZIM file.
+"""Evidence search providers: a SearxNG instance and the MediaWiki (Wikipedia) API (the Kiwix ZIM
+provider is `evidence.zim`).
 
 Each provider has a `name` and `async search(query, limit) -> list[SearchHit]`. The HTTP
 providers take an injected `GetJSON` (the project's SSRF-guarded fetcher in production, a
@@ -20,14 +21,11 @@ import asyncio
 import html
 import logging
 import re
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from evidence.passages import html_to_text
 from observability.checks import hide_password
 
 log = logging.getLogger(__name__)
@@ -36,14 +34,13 @@ GetJSON = Callable[[str, dict[str, str]], Awaitable[Any]]
 """(url, query params) -> parsed JSON; raises on HTTP errors (with `.status`, `.retry_after`)."""
 
 EXTRACT_CONCURRENCY = 4  # Wikipedia extract requests in flight at once (one page per request)
-SNIPPET_CHARS = 300  # snippet length when a provider has none of its own (ZIM)
 # Wikipedia and ZIM articles are ranked whole, as fetched pages are (long articles keep their
 # facts far past the lead); the cap only keeps one giant article from flooding the cache.
 ARTICLE_CHARS = 100_000
 _LABELS = {"searxng": "SearxNG", "wikipedia": "Wikipedia API", "zim": "ZIM archive"}
 _SETTINGS = {"searxng": "SEARXNG_URL", "wikipedia": "WIKIPEDIA_API_URL", "zim": "ZIM_PATH"}
 _TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
+SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -134,10 +131,10 @@ async def _get_json(get_json: GetJSON, provider: str, base_url: str, url: str, p
 
 def plain_text(fragment: str) -> str:
     """Markup-free text of a search snippet: tags removed, entities decoded, spaces collapsed."""
-    return _SPACE.sub(" ", html.unescape(_TAG.sub("", fragment))).strip()
+    return SPACE.sub(" ", html.unescape(_TAG.sub("", fragment))).strip()
 
 
-def _truncate(text: str, max_chars: int) -> str:
+def truncate(text: str, max_chars: int) -> str:
     """`text` cut to `max_chars`, at a word boundary when one is near."""
     if len(text) <= max_chars:
         return text
@@ -263,7 +260,7 @@ class Wikipedia:
                     title=title,
                     snippet=plain_text(result.get("snippet") or ""),
                     published=timestamp if isinstance(timestamp, str) and timestamp else None,
-                    text=_truncate(text, self.max_chars) if text else None,
+                    text=truncate(text, self.max_chars) if text else None,
                 )
             )
         return hits
@@ -317,85 +314,3 @@ class Wikipedia:
             where = hide_password(self.api_url)
             raise ProviderError(self.name, f"Wikipedia API at {where} refused the query ({code}: {info})")
         return data
-
-
-class ZimArchive:
-    """Full-text search in an offline Kiwix ZIM file (opened on first use, then kept open)."""
-
-    name = "zim"
-
-    def __init__(self, path: Path, *, max_chars: int = ARTICLE_CHARS) -> None:
-        self.path = Path(path)
-        self.max_chars = max_chars
-        self._archive: Any = None
-        self._published: str | None = None
-        self._lock = threading.Lock()
-
-    async def search(self, query: str, limit: int) -> list[SearchHit]:
-        """Up to `limit` articles for `query`, best first, with their plain text.
-
-        Raises ProviderError when the file is missing, unreadable or has no full-text index.
-        """
-        if limit <= 0 or not query.strip():
-            return []
-        return await asyncio.to_thread(self._search, query, limit)
-
-    def _open(self) -> Any:
-        """The open archive (opened once, under a lock, in a worker thread)."""
-        from libzim.reader import Archive
-
-        with self._lock:
-            if self._archive is not None:
-                return self._archive
-            if not self.path.is_file():
-                raise ProviderError(self.name, f"ZIM archive {self.path} does not exist: check ZIM_PATH")
-            try:
-                archive = Archive(self.path)
-            except RuntimeError as exc:
-                reason = f"ZIM archive {self.path} cannot be read ({short_cause(exc)})"
-                raise ProviderError(self.name, reason) from exc
-            if not archive.has_fulltext_index:
-                reason = f"ZIM archive {self.path.name} has no full-text index, so it cannot be searched"
-                raise ProviderError(self.name, reason)
-            if "Date" in archive.metadata_keys:
-                self._published = archive.get_metadata("Date").decode("utf-8", "replace").strip() or None
-            self._archive = archive
-            return archive
-
-    def _search(self, query: str, limit: int) -> list[SearchHit]:
-        """The blocking search: query the Xapian index, then read and convert each article."""
-        from libzim.search import Query, Searcher
-
-        archive = self._open()
-        try:
-            paths = list(Searcher(archive).search(Query().set_query(query)).getResults(0, limit))
-        except RuntimeError as exc:
-            reason = f"ZIM archive {self.path.name} could not search ({short_cause(exc)})"
-            raise ProviderError(self.name, reason) from exc
-        hits: list[SearchHit] = []
-        seen: set[str] = set()
-        for path in paths:
-            try:
-                entry = archive.get_entry_by_path(path)
-                if entry.is_redirect:
-                    entry = entry.get_redirect_entry()
-                item = entry.get_item()
-                content = bytes(item.content).decode("utf-8", "replace")
-            except (KeyError, RuntimeError):  # an index entry without its article: skip it
-                log.info("ZIM archive %s: no article at %s", self.path.name, path)
-                continue
-            if entry.path in seen:
-                continue
-            seen.add(entry.path)
-            text = html_to_text(content) if "html" in item.mimetype else content.strip()
-            hits.append(
-                SearchHit(
-                    provider=self.name,
-                    url=f"zim://{quote(self.path.name)}/{quote(entry.path, safe='/;@$!*(),~:')}",
-                    title=entry.title or entry.path,
-                    snippet=_truncate(_SPACE.sub(" ", text), SNIPPET_CHARS),
-                    published=self._published,
-                    text=_truncate(text, self.max_chars),
-                )
-            )
-        return hits

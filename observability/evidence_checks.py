@@ -213,7 +213,8 @@ async def check_zim(settings: Settings) -> list[CheckResult]:
         fix = "set ZIM_PATH to a Kiwix .zim file with a full-text index, or drop zim from EVIDENCE_SOURCES"
         return [CheckResult(Status.FAIL, "zim", details, fix)]
     await preload("evidence.providers", "libzim.reader", "libzim.search")
-    from evidence.providers import ProviderError, ZimArchive
+    from evidence.providers import ProviderError
+    from evidence.zim import ZimArchive
 
     try:
         hits = await ZimArchive(path).search(PROBE_QUERY, 1)

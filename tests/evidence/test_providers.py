@@ -1,10 +1,9 @@
-"""Evidence providers against a fake SearxNG, a fake MediaWiki API and real ZIM files."""
+"""Evidence providers against a fake SearxNG and a fake MediaWiki API (ZIM files: test_zim.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,13 +14,11 @@ from evidence.providers import (
     ProviderError,
     SearxNG,
     Wikipedia,
-    ZimArchive,
     describe_http_error,
     wiki_page_url,
 )
 from fakes.mediawiki_server import TIMESTAMP, MediaWikiServer
 from fakes.searxng_server import FakePage, Fault, SearxNGServer
-from fakes.zim_archive import ZIM_DATE, build_zim
 
 UA = "AutoIntel/0.1 (fact-checking bot; test suite)"
 EIFFEL = "The Eiffel Tower is a wrought-iron lattice tower in Paris.\n\nIt is 330 metres tall since 2022."
@@ -333,58 +330,3 @@ def test_wiki_page_urls() -> None:
     assert wiki_page_url("https://wiki.example.org/api.php", "Main Page") == (
         "https://wiki.example.org/index.php?title=Main_Page"
     )
-
-
-# --- ZIM --------------------------------------------------------------------------------
-
-
-async def test_zim_search_returns_article_text(tmp_path: Path) -> None:
-    path = build_zim(tmp_path / "wiki_en.zim", ARTICLES)
-    archive = ZimArchive(path)
-
-    hits = await archive.search("Eiffel tower metres", 5)
-
-    assert hits, "the indexed archive should find the article"
-    first = hits[0]
-    assert first.provider == "zim"
-    assert first.title == "Eiffel Tower"
-    assert first.url == "zim://wiki_en.zim/Eiffel_Tower"
-    assert first.published == ZIM_DATE
-    assert first.text is not None
-    assert "330 metres tall" in first.text and "wrought-iron lattice tower" in first.text
-    assert "<" not in first.text and "tracking" not in first.text and "margin" not in first.text
-    assert first.snippet.startswith("The Eiffel Tower") or first.snippet.startswith("Eiffel Tower")
-    assert "Moon" not in [hit.title for hit in hits]
-    assert len(await archive.search("Eiffel Tower Paris", 1)) == 1  # the open archive is reused
-
-
-async def test_zim_truncates_text(tmp_path: Path) -> None:
-    path = build_zim(tmp_path / "wiki_en.zim", ARTICLES)
-
-    hits = await ZimArchive(path, max_chars=25).search("Moon orbits", 3)
-
-    assert [hit.title for hit in hits] == ["Moon"]
-    assert hits[0].text is not None and 0 < len(hits[0].text) <= 25
-
-
-async def test_zim_missing_file(tmp_path: Path) -> None:
-    missing = tmp_path / "absent.zim"
-
-    with pytest.raises(ProviderError, match="does not exist: check ZIM_PATH") as caught:
-        await ZimArchive(missing).search("Eiffel", 3)
-    assert str(missing) in caught.value.reason and caught.value.provider == "zim"
-
-
-async def test_zim_unreadable_file(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.zim"
-    broken.write_bytes(b"this is not a zim archive" * 10)
-
-    with pytest.raises(ProviderError, match=r"broken\.zim cannot be read \(.+\)"):
-        await ZimArchive(broken).search("Eiffel", 3)
-
-
-async def test_zim_without_fulltext_index(tmp_path: Path) -> None:
-    path = build_zim(tmp_path / "plain.zim", ARTICLES, indexed=False)
-
-    with pytest.raises(ProviderError, match=r"plain\.zim has no full-text index, so it cannot be searched"):
-        await ZimArchive(path).search("Eiffel", 3)
