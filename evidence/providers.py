@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from crews.text import STOPWORDS
 from observability.checks import hide_password
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ _LABELS = {"searxng": "SearxNG", "wikipedia": "Wikipedia API", "zim": "ZIM archi
 _SETTINGS = {"searxng": "SEARXNG_URL", "wikipedia": "WIKIPEDIA_API_URL", "zim": "ZIM_PATH"}
 _TAG = re.compile(r"<[^>]*>")
 SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[^\W_]+")
+ANY_WORDS = 12  # a claim's first content words a Wikipedia search joins by OR
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,12 @@ async def _get_json(get_json: GetJSON, provider: str, base_url: str, url: str, p
             error = ProviderError(provider, reason)
         log.warning("evidence provider %s failed: %s (%s)", provider, error.reason, type(exc).__name__)
         raise error from exc
+
+
+def query_words(query: str) -> list[str]:
+    """A query's distinct content words, lower-case (search engines read upper-case AND, OR and
+    NOT as operators), in order: what a relaxed search matches when the whole query fails."""
+    return list(dict.fromkeys(w for w in _WORD.findall(query.lower()) if w not in STOPWORDS))
 
 
 def plain_text(fragment: str) -> str:
@@ -265,14 +274,27 @@ class Wikipedia:
             )
         return hits
 
-    async def _titles(self, query: str, limit: int, *, retry: bool = True) -> list[dict[str, Any]]:
+    async def _titles(self, query: str, limit: int) -> list[dict[str, Any]]:
         """The search's results (dicts with a `title`), best first.
 
         The search engine may rewrite the query (`srenablerewrites`: CirrusSearch corrects
         misspellings, as a transcript has them); a wiki that only suggests a correction gets
-        it searched once when the query itself found nothing.
+        it searched once when the query itself found nothing. CirrusSearch finds only articles
+        holding every word of a query, which a spoken claim's words rarely all are: when
+        nothing is found, its content words are searched joined by OR (Lucene's SHOULD
+        clauses: any word matches, articles holding more of them rank first).
         """
-        params = {"list": "search", "srsearch": query, "srlimit": str(min(limit, 50))}
+        titled, suggestion = await self._search(query, limit)
+        if not titled and suggestion is not None and suggestion not in ("", query):
+            titled, _ = await self._search(suggestion, limit)
+        words = query_words(query)
+        if not titled and len(words) > 1:
+            titled, _ = await self._search(" OR ".join(words[:ANY_WORDS]), limit)
+        return titled
+
+    async def _search(self, srsearch: str, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """One search request: its titled results and the wiki's suggested correction, if any."""
+        params = {"list": "search", "srsearch": srsearch, "srlimit": str(min(limit, 50))}
         data = await self._call({**params, "srprop": "snippet|timestamp", "srenablerewrites": "1"})
         answer = data.get("query")
         found: dict[str, Any] = answer if isinstance(answer, dict) else {}
@@ -282,9 +304,7 @@ class Wikipedia:
         titled = [r for r in results if isinstance(r, dict) and isinstance(r.get("title"), str)][:limit]
         info = found.get("searchinfo")
         suggestion = info.get("suggestion") if isinstance(info, dict) else None
-        if not titled and retry and isinstance(suggestion, str) and suggestion.strip() not in ("", query):
-            return await self._titles(suggestion.strip(), limit, retry=False)
-        return titled
+        return titled, suggestion.strip() if isinstance(suggestion, str) else None
 
     async def _extract(self, title: str) -> tuple[str, str | None] | None:
         """(canonical title, plain-text extract) of one page, or None when it does not exist."""

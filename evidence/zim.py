@@ -10,15 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from crews.text import STOPWORDS
 from evidence.passages import html_to_text
-from evidence.providers import ARTICLE_CHARS, SPACE, ProviderError, SearchHit, short_cause, truncate
+from evidence.providers import (
+    ARTICLE_CHARS,
+    SPACE,
+    ProviderError,
+    SearchHit,
+    query_words,
+    short_cause,
+    truncate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +32,6 @@ SNIPPET_CHARS = 300  # a hit's snippet: the article's first characters (ZIM has 
 ZIM_WORDS = 24  # a long claim's first content words a relaxed search considers
 ZIM_TERMS = 12  # of those, the most specific ones, each searched alone
 ZIM_POSTINGS = 100  # articles read per word (all of them for a word in fewer articles)
-_WORD = re.compile(r"[^\W_]+")
 
 
 class ZimArchive:
@@ -132,7 +137,7 @@ def relaxed_search(searcher: Any, query: str, limit: int, articles: int) -> list
     found = dict.fromkeys(paths(query, limit))
     if len(found) >= limit:
         return list(found)[:limit]
-    words = list(dict.fromkeys(w for w in _WORD.findall(query) if w not in STOPWORDS))
+    words = query_words(query)
     holding = {w: searcher.search(Query().set_query(w)).getEstimatedMatches() for w in words[:ZIM_WORDS]}
     specific = sorted((w for w in holding if holding[w] > 0), key=lambda w: holding[w])[:ZIM_TERMS]
     scores: dict[str, float] = {}

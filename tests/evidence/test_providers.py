@@ -271,7 +271,21 @@ async def test_wikipedia_searches_a_suggestion_once(wiki: MediaWikiServer, get_j
     wiki.corrections = {"Eifel Towr": "Eifle Towre", "Eifle Towre": "Eifel Towr"}  # suggestions in a loop
 
     assert await Wikipedia(wiki.api_url, get_json).search("Eifel Towr", 5) == []
-    assert [r["srsearch"] for r in wiki.requests] == ["Eifel Towr", "Eifle Towre"]
+    assert [r["srsearch"] for r in wiki.requests] == ["Eifel Towr", "Eifle Towre", "eifel OR towr"]
+
+
+async def test_wikipedia_searches_a_claims_words_by_or_when_no_article_holds_them_all(
+    wiki: MediaWikiServer, get_json: GetJSON
+) -> None:
+    claim = "The famous iron tower in Paris is NOT 330 metres tall, and Gustave says so"
+
+    hits = await Wikipedia(wiki.api_url, get_json).search(claim, 5)
+
+    assert [hit.title for hit in hits][:2] == ["Eiffel Tower", "Paris"]  # the most words first
+    assert hits[0].text == EIFFEL
+    searches = [r["srsearch"] for r in wiki.requests if r.get("list") == "search"]
+    words = "famous OR iron OR tower OR paris OR 330 OR metres OR tall OR gustave OR says"
+    assert searches == [claim, words]  # stopwords dropped, and no upper-case NOT left to negate
 
 
 async def test_wikipedia_articles_are_whole_well_past_their_lead(

@@ -1,9 +1,12 @@
 """A fake MediaWiki API (`/w/api.php`) on 127.0.0.1, answering like Wikipedia with formatversion=2.
 
 It serves `action=query&list=search` (snippets with `<span class="searchmatch">` and HTML
-escapes, ranked by word overlap) and `action=query&prop=extracts` (TextExtracts). As on the
-real API, a full-article plain-text extract request (`explaintext` without `exintro`) gets an
-extract for one page only — the others come back without one, with a warning and `continue`.
+escapes) matching as CirrusSearch does: every word of the query but stopwords must be in the
+article, unless the words are joined by `OR` (Lucene's SHOULD clauses: any one will do);
+results are ranked by word overlap. It also serves `action=query&prop=extracts`
+(TextExtracts): as on the real API, a full-article plain-text extract request (`explaintext`
+without `exintro`) gets an extract for one page only — the others come back without one,
+with a warning and `continue`.
 Titles in `stale_titles` are listed by search but answered `missing` by the extracts call (a
 search index lagging behind a deletion). `legacy=True` answers like a wiki older than
 MediaWiki 1.25, which ignores formatversion=2: pages keyed by page id, flags as "".
@@ -23,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from crews.text import STOPWORDS
 from fakes.searxng_server import Fault, answer_fault, serve, words
 
 TIMESTAMP = "2024-01-01T00:00:00Z"
@@ -93,12 +97,15 @@ class MediaWikiServer:
         return answer
 
     def _search_for(self, query: str, params: dict[str, str]) -> dict[str, Any]:
-        wanted = words(query)
+        tokens = query.split()
+        any_word = "OR" in tokens  # all SHOULD clauses: at least one word must match
+        wanted = words(" ".join(t for t in tokens if t != "OR")) - STOPWORDS
         limit = min(int(params.get("srlimit", "10")), 500)
         scored = []
         for title, text in [*self.articles.items(), *((t, t) for t in self.stale_titles)]:
-            overlap = len(wanted & words(f"{title} {text}"))
-            if overlap:
+            held = words(f"{title} {text}")
+            overlap = len(wanted & held)
+            if overlap and (any_word or wanted <= held):
                 scored.append((overlap, title, text))
         scored.sort(key=lambda triple: -triple[0])
         results = [
