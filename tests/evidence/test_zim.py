@@ -102,3 +102,11 @@ async def test_a_query_with_no_known_word_finds_nothing(tmp_path: Path) -> None:
     path = build_zim(tmp_path / "wiki_en.zim", ARTICLES)
 
     assert await ZimArchive(path).search("zxqv blorft the and of", 5) == []
+
+
+async def test_a_query_xapian_cannot_parse_still_finds_by_its_words(tmp_path: Path) -> None:
+    path = build_zim(tmp_path / "wiki_en.zim", ARTICLES)
+
+    hits = await ZimArchive(path).search('the "Eiffel tower AND (lattice', 2)
+
+    assert [hit.title for hit in hits][:1] == ["Eiffel Tower"]
