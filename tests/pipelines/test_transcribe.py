@@ -14,7 +14,6 @@ from pipelines.models import Media
 from pipelines.stage import Resources, StageDeps
 from pipelines.transcribe import (
     TranscribeInputs,
-    exact_int8,
     load_whisper,
     parse_subtitles,
     resolve_device,
@@ -61,8 +60,7 @@ async def test_real_clip_is_transcribed_within_ten_percent_wer(deps: StageDeps) 
 async def test_model_is_loaded_once_per_process(deps: StageDeps) -> None:
     first = load_whisper(deps.resources)
     assert load_whisper(deps.resources) is first
-    cpu_type = "int8" if exact_int8() else "float32"
-    assert (first.device, first.compute_type, first.batched) == ("cpu", cpu_type, False)
+    assert (first.device, first.compute_type, first.batched) == ("cpu", "float32", False)
 
 
 async def test_silence_is_a_clear_no_speech_error(deps: StageDeps, tmp_path: Path) -> None:
@@ -87,28 +85,12 @@ async def test_missing_model_path_is_a_transcription_error(
 
 
 def test_device_resolution(make_settings: Callable[..., Settings]) -> None:
-    cpu_type = "int8" if exact_int8() else "float32"
-    assert resolve_device(make_settings(whisper={"device": "cpu"}).whisper) == ("cpu", cpu_type)
+    assert resolve_device(make_settings(whisper={"device": "cpu"}).whisper) == ("cpu", "float32")
     explicit = make_settings(whisper={"device": "cpu", "compute_type": "int8"}).whisper
     assert resolve_device(explicit) == ("cpu", "int8")
     cuda = make_settings(whisper={"device": "cuda", "compute_type": "int8_float16"}).whisper
     assert resolve_device(cuda) == ("cuda", "int8_float16")
     assert resolve_device(make_settings(whisper={"device": "cuda"}).whisper) == ("cuda", "float16")
-
-
-@pytest.mark.parametrize(
-    ("machine", "flags", "exact"),
-    [
-        ("x86_64", "fpu sse2 avx2 fma", False),  # AVX2 only: int8 sums saturate
-        ("x86_64", "fpu avx2 avx512f avx512_vnni", True),
-        ("x86_64", "fpu avx2 avx_vnni", True),
-        ("x86_64", "fpu avx2 avx512f amx_int8 amx_tile", True),
-        ("aarch64", "", True),
-    ],
-)
-def test_int8_is_used_only_where_the_cpu_multiplies_it_exactly(machine: str, flags: str, exact: bool) -> None:
-    cpuinfo = f"processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: {flags}\n\n"
-    assert exact_int8(machine, cpuinfo) is exact
 
 
 def test_subtitles_are_parsed_without_markup_or_rolling_duplicates() -> None:
