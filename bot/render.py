@@ -20,8 +20,8 @@ import discord
 
 from crews.text import shorten
 from pipelines.analyze import clock
-from pipelines.brief import VERDICT_MARKS, link_label, link_url, moment_link
-from pipelines.models import Briefing, CheckedClaim, Evidence
+from pipelines.brief import link_label, link_url, moment_link, verdict_label
+from pipelines.models import Briefing, Evidence
 
 DESCRIPTION_LIMIT = 4096
 FIELD_VALUE_LIMIT = 1024
@@ -131,14 +131,6 @@ class _Embeds:
             if len(embed.fields) >= FIELDS_PER_EMBED or len(embed) + len(label) + len(piece) > EMBED_BUDGET:
                 embed = self._new()
             embed.add_field(name=label, value=piece, inline=inline)
-
-
-def verdict_label(item: CheckedClaim) -> str:
-    """The verdict as members read it: mark, label and confidence, or why there is none."""
-    if item.verdict:
-        confidence = f" ({item.confidence:.0%})" if item.confidence is not None else ""
-        return VERDICT_MARKS[item.verdict] + confidence
-    return "⚠️ check failed" if item.failure else "▫️ not checked"
 
 
 def masked_citation(evidence: Evidence) -> str:

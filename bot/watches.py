@@ -21,9 +21,9 @@ from datetime import timedelta
 import discord
 
 from bot.errors import DeliveryError
-from bot.render import COLOURS, DESCRIPTION_LIMIT, MessagePart, safe, verdict_label
+from bot.render import COLOURS, DESCRIPTION_LIMIT, MessagePart, safe
 from bot.service import Destination, RunService
-from pipelines.brief import link_label, link_url
+from pipelines.brief import link_label, link_url, verdict_label
 from pipelines.models import Briefing, Depth, Source
 from pipelines.tables import utcnow
 from pipelines.watch import DigestWindow, PollSummary, WatchPoller, claim_digests

@@ -44,6 +44,18 @@ VERDICT_MARKS = {
 }
 
 
+def verdict_label(item: CheckedClaim) -> str:
+    """The verdict as members read it: mark, label and confidence, or why there is none.
+
+    "Not enough evidence" shows no percentage: it is the absence of a verdict, not one held
+    with some confidence.
+    """
+    if item.verdict:
+        shown = item.confidence is not None and item.verdict != "not_enough_evidence"
+        return VERDICT_MARKS[item.verdict] + (f" ({item.confidence:.0%})" if shown else "")
+    return "⚠️ check failed" if item.failure else "▫️ not checked"
+
+
 class BriefInputs(BaseModel):
     """Everything the briefing draws on (verification and memory only when the tier ran them)."""
 
@@ -179,16 +191,8 @@ def render_markdown(briefing: Briefing, url: str | None) -> str:
     if briefing.claims:
         lines += ["## Claims", ""]
         for item in briefing.claims:
-            claim = item.claim
-            if item.verdict:
-                mark = VERDICT_MARKS[item.verdict] + (
-                    f" ({item.confidence:.0%})" if item.confidence is not None else ""
-                )
-            elif item.failure:
-                mark = "⚠️ check failed"
-            else:
-                mark = "not checked"
-            lines.append(f"{claim.id}. {stamp(url, claim.timestamp)} {claim.text} — **{mark}**")
+            claim, label = item.claim, verdict_label(item)
+            lines.append(f"{claim.id}. {stamp(url, claim.timestamp)} {claim.text} — **{label}**")
             if item.rationale:
                 lines.append(f"   - {item.rationale}")
             for evidence in item.evidence[:3]:

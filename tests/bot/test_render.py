@@ -21,6 +21,7 @@ from bot.render import (
 from bot.status import recall_part, run_status_part
 from crews.schemas import Fallacy, KeyPoint
 from memory.vector import Hit, MemoryItem
+from pipelines.brief import render_markdown, verdict_label
 from pipelines.models import Briefing, CheckedClaim, Claim, Depth, Evidence, Source
 from pipelines.records import RunRecord
 
@@ -258,3 +259,17 @@ def test_an_uploaded_files_status_shows_its_name_not_the_servers_path() -> None:
     shown = " ".join([embed.description or "", *(field.value or "" for field in embed.fields)])
     assert "1234-talk.mp3" in shown
     assert "/srv/autointel" not in shown and "uploads" not in shown
+
+
+def test_verdicts_show_confidence_but_not_enough_evidence_shows_none() -> None:
+    claim = Claim(id=1, text="The tower was finished in 1889.", timestamp=0.0, checkworthiness=3)
+    refuted = CheckedClaim(claim=claim, verdict="refuted", confidence=0.8)
+    unknown = CheckedClaim(claim=claim, verdict="not_enough_evidence", confidence=0.57)
+    assert verdict_label(refuted) == "❌ refuted (80%)"
+    assert verdict_label(unknown) == "❔ not enough evidence"
+    assert verdict_label(CheckedClaim(claim=claim, failure="the model timed out")) == "⚠️ check failed"
+    briefing = _briefing(claims=1).model_copy(update={"claims": [unknown]})
+    text = _all_text(render_briefing(briefing, "run1"))
+    assert "not enough evidence" in text and "57%" not in text
+    report = render_markdown(briefing, YOUTUBE)
+    assert "❔ not enough evidence" in report and "57%" not in report
