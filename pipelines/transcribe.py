@@ -7,9 +7,9 @@ across runs. Device `auto` picks CUDA with float16 and the batched pipeline when
 sees a GPU, else the CPU with float32. int8 on the CPU (`WHISPER_COMPUTE_TYPE=int8`) is a
 quantised approximation whose results depend on the CPU's GEMM backend: on an AMD EPYC with
 VNNI (CTranslate2: AVX2 ISA, oneDNN u8s8) the bundled tiny.en hears "completed in 1889" as
-"completed in 2008, 180 I", while float32 hears it right on every CPU measured — and numbers are what a
-fact-check needs. On that CPU float32 is as fast as int8; on an AVX2-only CPU it was 20 %
-slower (README, Transcription).
+"completed in 2008, 180 I", while float32 hears it right on every CPU measured — and numbers
+are what a fact-check needs. On that CPU float32 is as fast as int8; on an AVX2-only CPU it
+was 20 % slower (README, Transcription).
 """
 
 from __future__ import annotations
