@@ -356,7 +356,7 @@ def _measure(figure: Figure) -> tuple[str, float]:
     return f"{figure.kind}:{figure.unit}", figure.value
 
 
-def _distance(a: Figure, b: Figure) -> float:
+def distance(a: Figure, b: Figure) -> float:
     """Years apart for years and decades (0 when a year is in a decade), else relative difference."""
     key, x = _measure(a)
     _, y = _measure(b)
@@ -372,9 +372,9 @@ def _agree(a: Figure, b: Figure) -> bool:
     approximate = a.approximate or b.approximate
     if _measure(a)[0] == "time":
         if a.kind == b.kind == "decade":  # "the 1980s" and "the late 1970s" are not a contradiction
-            return _distance(a, b) <= DECADE_YEARS
-        return _distance(a, b) <= (APPROXIMATE_YEARS if approximate else 0)
-    return _distance(a, b) <= (APPROXIMATE_TOLERANCE if approximate else EXACT_TOLERANCE)
+            return distance(a, b) <= DECADE_YEARS
+        return distance(a, b) <= (APPROXIMATE_YEARS if approximate else 0)
+    return distance(a, b) <= (APPROXIMATE_TOLERANCE if approximate else EXACT_TOLERANCE)
 
 
 def compare(
@@ -400,7 +400,7 @@ def compare(
             continue
         matches = [e for e in comparable if _agree(c, e)]
         if matches:
-            agreeing.append((c, min(matches, key=lambda e: _distance(c, e))))
+            agreeing.append((c, min(matches, key=lambda e: distance(c, e))))
         else:
-            conflicting.append((c, min(comparable, key=lambda e: _distance(c, e))))
+            conflicting.append((c, min(comparable, key=lambda e: distance(c, e))))
     return agreeing, conflicting

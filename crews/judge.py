@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from crews.figures import Figure, compare, figures, negated
+from crews.figures import Figure, compare, distance, figures, negated
 from crews.schemas import Verdict
 from pipelines.models import Evidence
 from settings import GateSettings
@@ -52,6 +52,11 @@ def _said(figure: Figure) -> str:
     return f"“{figure.text}”"
 
 
+def _agrees(claim: Figure, evidence: Figure) -> str:
+    """How an agreeing pair is worded: the same value agrees, one within tolerance is close."""
+    return "agrees with" if distance(claim, evidence) == 0 else "is close to"
+
+
 def assess(claim: str, evidence: Sequence[Evidence], gates: GateSettings) -> Consistency:
     """Compare the claim with every piece of evidence about its subject."""
     found = Consistency()
@@ -81,7 +86,7 @@ def assess(claim: str, evidence: Sequence[Evidence], gates: GateSettings) -> Con
             )
         else:
             if agreeing:
-                quotes = ", ".join(f"{_said(c)} agrees with {_said(e)}" for c, e in agreeing)
+                quotes = ", ".join(f"{_said(c)} {_agrees(c, e)} {_said(e)}" for c, e in agreeing)
                 found.agreements.append((item.number, f"evidence [{item.number}]: {quotes}"))
             if item.score >= gates.paraphrase_similarity and len(agreeing) >= len(stated):
                 found.paraphrases.append((item.number, item.score))

@@ -41,6 +41,16 @@ def test_a_close_paraphrase_with_matching_figures_is_supported(
     assert "“eighteen eighty nine” agrees with “1889”" in ruling.rationale
 
 
+def test_a_figure_within_tolerance_is_called_close_not_the_same(
+    make_settings: Callable[..., Settings],
+) -> None:
+    claim = "Satellites show that solar output has not increased since the 1980s."
+    text = "Satellite measurements show no upward trend in solar output since the late 1970s."
+    ruling = decide(claim, evidence((text, 0.8)), gates(make_settings))
+    assert ruling.verdict == "supported"
+    assert "“1980s” is close to “1970s”" in ruling.rationale and "agrees with" not in ruling.rationale
+
+
 def test_a_close_paraphrase_that_negates_the_claim_refutes_it(make_settings: Callable[..., Settings]) -> None:
     claim = "The Great Wall of China is visible from the Moon with the naked eye."
     text = "The Great Wall of China is not visible to the naked eye from the Moon."
